@@ -1,0 +1,297 @@
+//! `POST /v1/chat/completions`: the request pipeline, top to bottom.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::error::Category;
+
+use crate::api::types::{ChatCompletion, ChatCompletionRequest, StreamOptions};
+use crate::app::AppState;
+use crate::auth::{RequestId, Tenant};
+use crate::error::GatewayError;
+use crate::providers::ChunkStream;
+use crate::providers::sse::{DONE_EVENT, data_event};
+use crate::request_log::RequestLog;
+use crate::routing::Route;
+
+/// Header naming the provider that served the request.
+pub const PROVIDER_HEADER: &str = "x-gateway-provider";
+/// Header naming the upstream model that served the request.
+pub const MODEL_HEADER: &str = "x-gateway-model";
+
+/// The handler: read, validate, route, call, relay.
+pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let id = parts
+        .extensions
+        .get::<RequestId>()
+        .map_or("", |r| r.0.as_str());
+    let tenant = parts
+        .extensions
+        .get::<Tenant>()
+        .map_or("", |t| t.0.as_str());
+    let mut log = RequestLog::start(id, tenant, started);
+
+    let result = async {
+        let bytes = read_body(&parts.headers, body, state.config.max_request_bytes).await?;
+        let mut request = parse_request(&bytes)?;
+        log.requested(&request.model);
+        log.stream = request.is_stream();
+        let route = state.routes.resolve(&request.model)?;
+        log.provider = Some(route.provider);
+        log.model = Some(route.model.clone());
+        let wants_usage = prepare_upstream(&mut request, &route);
+        let provider = state.provider(route.provider).ok_or_else(|| {
+            GatewayError::Internal("routed to a provider without an adapter".into())
+        })?;
+        if request.is_stream() {
+            let chunks = provider.chat_stream(&request).await?;
+            Ok(Served::Stream(chunks, wants_usage, route))
+        } else {
+            let completion = provider.chat(&request).await?;
+            Ok(Served::Json(Box::new(completion), route))
+        }
+    }
+    .await;
+
+    match result {
+        Ok(Served::Json(completion, route)) => {
+            log.usage = completion.usage.clone();
+            let body = match serde_json::to_vec(&completion) {
+                Ok(body) => body,
+                Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
+            };
+            log.finish(200, None);
+            let mut response = (StatusCode::OK, body).into_response();
+            set_json(response.headers_mut());
+            set_route_headers(response.headers_mut(), &route);
+            response
+        }
+        Ok(Served::Stream(chunks, wants_usage, route)) => {
+            let mut response = Response::new(Body::from_stream(relay(chunks, wants_usage, log)));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            set_route_headers(headers, &route);
+            response
+        }
+        Err(e) => {
+            let route = log.provider.zip(log.model.clone());
+            let mut response = fail(log, e);
+            if let Some((provider, model)) = route {
+                set_route_headers(response.headers_mut(), &Route { provider, model });
+            }
+            response
+        }
+    }
+}
+
+enum Served {
+    Json(Box<ChatCompletion>, Route),
+    Stream(ChunkStream, bool, Route),
+}
+
+fn fail(log: RequestLog, error: GatewayError) -> Response {
+    log.finish(error.status().as_u16(), Some(&error));
+    error.into_response()
+}
+
+/// Reads the body, refusing more than `limit` bytes (413).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(GatewayError::PayloadTooLarge { limit }),
+        Err(e) => Err(GatewayError::invalid(
+            format!("could not read the request body: {e}"),
+            None,
+        )),
+    }
+}
+
+/// Parses and validates the body; errors name the offending field.
+pub fn parse_request(bytes: &[u8]) -> Result<ChatCompletionRequest, GatewayError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    let request: ChatCompletionRequest =
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => GatewayError::invalid(
+                    format!("the request body is not valid JSON: {inner}"),
+                    None,
+                ),
+                Category::Data if path == "." => {
+                    GatewayError::invalid(format!("invalid request body: {inner}"), None)
+                }
+                Category::Data => GatewayError::invalid(
+                    format!("invalid value for '{path}': {inner}"),
+                    Some(path),
+                ),
+            }
+        })?;
+    request.validate().map_err(|(param, message)| {
+        GatewayError::invalid(format!("'{param}' {message}"), Some(param))
+    })?;
+    Ok(request)
+}
+
+/// Rewrites the request for the upstream: the provider's model name, and
+/// usage always requested on streams (cost needs it). Returns whether the
+/// client itself asked for the usage chunk.
+fn prepare_upstream(request: &mut ChatCompletionRequest, route: &Route) -> bool {
+    route.model.clone_into(&mut request.model);
+    let wants_usage = request.wants_stream_usage();
+    if request.is_stream() {
+        request
+            .stream_options
+            .get_or_insert_with(StreamOptions::default)
+            .include_usage = Some(true);
+    }
+    wants_usage
+}
+
+/// Relays upstream chunks as SSE, chunk by chunk: the usage chunk only if
+/// the client asked for it, an error event if the upstream fails mid-stream
+/// (the OpenAI SDKs raise it), `[DONE]` only after a complete stream.
+fn relay(
+    chunks: ChunkStream,
+    wants_usage: bool,
+    log: RequestLog,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
+    futures_util::stream::unfold(Some((chunks, log)), move |state| async move {
+        let (mut chunks, mut log) = state?;
+        loop {
+            match chunks.next().await {
+                Some(Ok(mut chunk)) => {
+                    if let Some(usage) = &chunk.usage {
+                        log.usage = Some(usage.clone());
+                    }
+                    if !wants_usage {
+                        if chunk.is_usage_only() {
+                            continue;
+                        }
+                        chunk.usage = None;
+                    }
+                    if chunk
+                        .choices
+                        .iter()
+                        .any(|c| c.delta.content.is_some() || c.delta.tool_calls.is_some())
+                    {
+                        log.mark_first_token();
+                    }
+                    let event = match serde_json::to_vec(&chunk) {
+                        Ok(json) => data_event(&json),
+                        Err(e) => error_event(&GatewayError::Internal(e.to_string())),
+                    };
+                    return Some((Ok(event), Some((chunks, log))));
+                }
+                Some(Err(error)) => {
+                    let event = error_event(&error);
+                    log.finish(error.status().as_u16(), Some(&error));
+                    return Some((Ok(event), None));
+                }
+                None => {
+                    log.finish(200, None);
+                    return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
+                }
+            }
+        }
+    })
+}
+
+/// An SSE event carrying an OpenAI error object.
+fn error_event(error: &GatewayError) -> Bytes {
+    data_event(&serde_json::to_vec(&error.body()).unwrap_or_default())
+}
+
+fn set_json(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+}
+
+fn set_route_headers(headers: &mut HeaderMap, route: &Route) {
+    headers.insert(
+        PROVIDER_HEADER,
+        HeaderValue::from_static(route.provider.as_str()),
+    );
+    if let Ok(model) = HeaderValue::from_str(&route.model) {
+        headers.insert(MODEL_HEADER, model);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ProviderId;
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let err = parse_request(br#"{"model":"gpt-4o","messages":[{"role":"user","content":5}]}"#)
+            .expect_err("bad content");
+        match err {
+            GatewayError::InvalidRequest { param, message } => {
+                assert_eq!(param.as_deref(), Some("messages[0].content"));
+                assert!(message.contains("messages[0].content"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let err = parse_request(
+            br#"{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#,
+        )
+        .expect_err("bad type");
+        assert!(
+            matches!(err, GatewayError::InvalidRequest { param: Some(p), .. } if p == "temperature")
+        );
+        let err = parse_request(br#"{"messages":[]}"#).expect_err("missing model");
+        assert!(err.to_string().contains("model"), "{err}");
+        let err = parse_request(b"{not json").expect_err("syntax");
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+        let err = parse_request(br#"{"model":"gpt-4o","messages":[]}"#).expect_err("empty");
+        assert!(
+            matches!(err, GatewayError::InvalidRequest { param: Some(p), .. } if p == "messages")
+        );
+    }
+
+    #[test]
+    fn upstream_request_always_asks_for_stream_usage() {
+        let route = Route {
+            provider: ProviderId::OpenAi,
+            model: "gpt-4o-2024".into(),
+        };
+        let mut req = parse_request(
+            br#"{"model":"fast","messages":[{"role":"user","content":"x"}],"stream":true}"#,
+        )
+        .expect("valid");
+        assert!(!prepare_upstream(&mut req, &route));
+        assert_eq!(req.model, "gpt-4o-2024");
+        assert_eq!(req.stream_options.and_then(|o| o.include_usage), Some(true));
+        let mut req = parse_request(br#"{"model":"x","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}"#)
+            .expect("valid");
+        assert!(prepare_upstream(&mut req, &route));
+        let mut req = parse_request(br#"{"model":"x","messages":[{"role":"user","content":"x"}]}"#)
+            .expect("valid");
+        assert!(!prepare_upstream(&mut req, &route));
+        assert!(req.stream_options.is_none());
+    }
+}

@@ -1,0 +1,6 @@
+//! The OpenAI-compatible HTTP surface.
+
+pub mod chat;
+pub mod models;
+pub mod ops;
+pub mod types;

@@ -1,0 +1,98 @@
+//! The application: shared state and the one axum router both front doors serve.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::api::{chat, models, ops};
+use crate::auth::{self, Authenticator};
+use crate::config::{Config, ConfigError};
+use crate::error::GatewayError;
+use crate::providers::openai::OpenAi;
+use crate::providers::{Provider, ProviderId};
+use crate::routing::Routes;
+
+/// Everything a request handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Model resolution.
+    pub routes: Arc<Routes>,
+    /// Configured providers by id.
+    pub providers: Arc<BTreeMap<ProviderId, Arc<dyn Provider>>>,
+}
+
+impl AppState {
+    /// Builds the providers (one pooled HTTP client for all) and routes.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError {
+                var: "HTTP client".into(),
+                message: e.to_string(),
+            })?;
+        let mut providers: BTreeMap<ProviderId, Arc<dyn Provider>> = BTreeMap::new();
+        if let Some(openai) = config.provider(ProviderId::OpenAi) {
+            let adapter =
+                OpenAi::new(http.clone(), openai, config.upstream_timeout).map_err(|e| {
+                    ConfigError {
+                        var: ProviderId::OpenAi.key_env_var().into(),
+                        message: e.to_string(),
+                    }
+                })?;
+            providers.insert(ProviderId::OpenAi, Arc::new(adapter));
+        }
+        let routes = Routes::new(&config.file, providers.keys().copied())?;
+        Ok(Self {
+            config: Arc::new(config),
+            routes: Arc::new(routes),
+            providers: Arc::new(providers),
+        })
+    }
+
+    /// The adapter for a provider, if configured.
+    pub fn provider(&self, id: ProviderId) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(&id)
+    }
+}
+
+/// The gateway's routes and middleware. `/v1/*` needs a client key (when
+/// keys are configured); `/health` and `/ready` do not.
+pub fn router(state: AppState) -> Router {
+    let authenticator = Arc::new(Authenticator::new(&state.config.auth));
+    let v1 = Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/chat/completions", post(chat::completions))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*id}", get(models::retrieve))
+        .route_layer(middleware::from_fn_with_state(
+            authenticator,
+            auth::require_key,
+        ));
+    Router::new()
+        .merge(v1)
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .fallback(unknown_endpoint)
+        .method_not_allowed_fallback(unknown_endpoint)
+        .layer(middleware::from_fn(auth::request_id))
+        .with_state(state)
+}
+
+async fn unknown_endpoint(request: Request) -> Response {
+    GatewayError::UnknownEndpoint {
+        method: request.method().to_string(),
+        path: request.uri().path().chars().take(200).collect(),
+    }
+    .into_response()
+}

@@ -1,0 +1,395 @@
+//! Every setting, read and validated once at start. A bad value stops the
+//! start with a message naming the variable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::providers::ProviderId;
+
+/// A value that must never be printed (API keys).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A configuration error, naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (or config-file key) at fault.
+    pub var: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(var: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            var: var.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// How one upstream provider is reached.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The provider's API key.
+    pub api_key: Secret,
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (default).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// How clients authenticate to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `Authorization: Bearer <key>` or `x-api-key` must match one of these.
+    Keys(Vec<Secret>),
+    /// No key was configured (local loopback use only).
+    Unset,
+    /// Explicitly disabled with `GATEWAY_AUTH=none`.
+    Disabled,
+}
+
+/// The optional TOML file named by `GATEWAY_CONFIG`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Model aliases: `alias = "model"` or `alias = "provider/model"`.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// Extra model ids to list in `GET /v1/models` (`provider/model` or a name
+    /// the built-in rules route).
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+/// The gateway's whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST`: address the local server binds to.
+    pub host: IpAddr,
+    /// `PORT`: port the local server binds to.
+    pub port: u16,
+    /// `GATEWAY_API_KEYS` / `GATEWAY_AUTH`.
+    pub auth: AuthMode,
+    /// `MAX_REQUEST_BYTES`: largest accepted request body.
+    pub max_request_bytes: usize,
+    /// `UPSTREAM_TIMEOUT_SECONDS`: total time for a non-streaming upstream
+    /// call, and the longest silence allowed between stream chunks.
+    pub upstream_timeout: Duration,
+    /// `UPSTREAM_CONNECT_TIMEOUT_SECONDS`.
+    pub connect_timeout: Duration,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `LOG_FORMAT`: `json` or `text`.
+    pub log_format: LogFormat,
+    /// Configured providers (only those with a key).
+    pub providers: BTreeMap<ProviderId, ProviderConfig>,
+    /// Routes and models from `GATEWAY_CONFIG`.
+    pub file: FileConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let host = parse_var(&var, "HOST", "127.0.0.1", "an IP address")?;
+        let port = parse_var(&var, "PORT", "3000", "a port number")?;
+        let max_request_bytes: usize =
+            parse_var(&var, "MAX_REQUEST_BYTES", "10485760", "a byte count")?;
+        if max_request_bytes < 1024 {
+            return Err(ConfigError::new(
+                "MAX_REQUEST_BYTES",
+                "must be at least 1024",
+            ));
+        }
+        let upstream_timeout = seconds(&var, "UPSTREAM_TIMEOUT_SECONDS", 300)?;
+        let connect_timeout = seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?;
+        let shutdown_grace = seconds(&var, "SHUTDOWN_GRACE_SECONDS", 30)?;
+
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("'{other}' is not one of json, text"),
+                ));
+            }
+        };
+
+        let auth = match (var("GATEWAY_AUTH").as_deref(), var("GATEWAY_API_KEYS")) {
+            (Some("none"), Some(_)) => {
+                return Err(ConfigError::new(
+                    "GATEWAY_AUTH",
+                    "is 'none' but GATEWAY_API_KEYS is set; choose one",
+                ));
+            }
+            (Some("none"), None) => AuthMode::Disabled,
+            (Some(other), _) if other != "keys" => {
+                return Err(ConfigError::new(
+                    "GATEWAY_AUTH",
+                    format!("'{other}' is not one of keys, none"),
+                ));
+            }
+            (_, Some(list)) => AuthMode::Keys(parse_keys(&list)?),
+            (_, None) => AuthMode::Unset,
+        };
+
+        let mut providers = BTreeMap::new();
+        if let Some(key) = var("OPENAI_API_KEY") {
+            let base_url = base_url(&var, "OPENAI_BASE_URL", "https://api.openai.com/v1")?;
+            providers.insert(
+                ProviderId::OpenAi,
+                ProviderConfig {
+                    api_key: Secret::new(check_header_safe("OPENAI_API_KEY", key)?),
+                    base_url,
+                },
+            );
+        }
+
+        let file = match var("GATEWAY_CONFIG") {
+            Some(path) => load_file(PathBuf::from(path))?,
+            None => FileConfig::default(),
+        };
+
+        Ok(Self {
+            host,
+            port,
+            auth,
+            max_request_bytes,
+            upstream_timeout,
+            connect_timeout,
+            shutdown_grace,
+            log_format,
+            providers,
+            file,
+        })
+    }
+
+    /// The configuration of one provider, if it has a key.
+    pub fn provider(&self, id: ProviderId) -> Option<&ProviderConfig> {
+        self.providers.get(&id)
+    }
+}
+
+fn parse_var<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: &str,
+    what: &str,
+) -> Result<T, ConfigError> {
+    let raw = var(name).unwrap_or_else(|| default.to_owned());
+    raw.parse()
+        .map_err(|_| ConfigError::new(name, format!("'{raw}' is not {what}")))
+}
+
+fn seconds(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let secs: f64 = parse_var(var, name, &default.to_string(), "a number of seconds")?;
+    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+        return Err(ConfigError::new(
+            name,
+            "must be between 0 and 86400 seconds",
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn base_url(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let raw = var(name).unwrap_or_else(|| default.to_owned());
+    let url = reqwest::Url::parse(&raw)
+        .map_err(|e| ConfigError::new(name, format!("'{raw}' is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(name, "must be an http(s) URL with a host"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn parse_keys(list: &str) -> Result<Vec<Secret>, ConfigError> {
+    let keys: Vec<Secret> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| check_header_safe("GATEWAY_API_KEYS", k.to_owned()).map(Secret::new))
+        .collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Err(ConfigError::new("GATEWAY_API_KEYS", "lists no key"));
+    }
+    if keys.iter().any(|k| k.expose().len() < 16) {
+        return Err(ConfigError::new(
+            "GATEWAY_API_KEYS",
+            "every key must be at least 16 characters",
+        ));
+    }
+    Ok(keys)
+}
+
+/// Keys travel in HTTP headers: printable ASCII only.
+fn check_header_safe(name: &str, value: String) -> Result<String, ConfigError> {
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            name,
+            "must contain printable ASCII characters only",
+        ))
+    }
+}
+
+fn load_file(path: PathBuf) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigError::new(
+            "GATEWAY_CONFIG",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        ConfigError::new(
+            "GATEWAY_CONFIG",
+            format!("{} is not a valid gateway config: {e}", path.display()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = load(&[]).expect("defaults are valid");
+        assert_eq!(cfg.host.to_string(), "127.0.0.1");
+        assert_eq!(cfg.port, 3000);
+        assert_eq!(cfg.max_request_bytes, 10 * 1024 * 1024);
+        assert_eq!(cfg.auth, AuthMode::Unset);
+        assert!(cfg.provider(ProviderId::OpenAi).is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("PORT", "eighty"),
+            ("HOST", "not-an-ip"),
+            ("MAX_REQUEST_BYTES", "-1"),
+            ("LOG_FORMAT", "xml"),
+            ("GATEWAY_AUTH", "maybe"),
+            ("GATEWAY_API_KEYS", "short"),
+            ("UPSTREAM_TIMEOUT_SECONDS", "0"),
+            ("GATEWAY_CONFIG", "/nonexistent/gateway.toml"),
+        ] {
+            let err = load(&[(var, value)]).expect_err(var);
+            assert_eq!(err.var, var, "{err}");
+        }
+        let err = load(&[("OPENAI_API_KEY", "sk-x"), ("OPENAI_BASE_URL", "ftp://x")])
+            .expect_err("bad url");
+        assert_eq!(err.var, "OPENAI_BASE_URL");
+    }
+
+    #[test]
+    fn keys_and_provider() {
+        let cfg = load(&[
+            (
+                "GATEWAY_API_KEYS",
+                " key-aaaaaaaaaaaaaaaa , key-bbbbbbbbbbbbbbbb ",
+            ),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+        ])
+        .expect("valid");
+        assert!(matches!(&cfg.auth, AuthMode::Keys(k) if k.len() == 2));
+        let openai = cfg.provider(ProviderId::OpenAi).expect("configured");
+        assert_eq!(openai.base_url, "http://127.0.0.1:9/v1");
+        assert!(!format!("{cfg:?}").contains("sk-test"));
+    }
+
+    #[test]
+    fn auth_none_conflicts_with_keys() {
+        let err = load(&[
+            ("GATEWAY_AUTH", "none"),
+            ("GATEWAY_API_KEYS", "key-aaaaaaaaaaaaaaaa"),
+        ])
+        .expect_err("conflict");
+        assert_eq!(err.var, "GATEWAY_AUTH");
+        assert_eq!(
+            load(&[("GATEWAY_AUTH", "none")]).expect("ok").auth,
+            AuthMode::Disabled
+        );
+    }
+
+    #[test]
+    fn config_file_is_parsed_and_checked() {
+        let dir = std::env::temp_dir().join(format!("gw-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "models = [\"openai/gpt-x\"]\n[aliases]\nfast = \"gpt-4o-mini\"\n",
+        )
+        .expect("write");
+        let cfg = load(&[("GATEWAY_CONFIG", good.to_str().expect("utf8"))]).expect("valid");
+        assert_eq!(cfg.file.aliases["fast"], "gpt-4o-mini");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[aliasses]\nfast = 1\n").expect("write");
+        let err = load(&[("GATEWAY_CONFIG", bad.to_str().expect("utf8"))]).expect_err("typo");
+        assert_eq!(err.var, "GATEWAY_CONFIG");
+        assert!(err.message.contains("aliasses"), "{}", err.message);
+    }
+}

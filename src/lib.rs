@@ -1,0 +1,17 @@
+//! An OpenAI-compatible LLM gateway that runs on AWS Lambda and locally.
+//!
+//! One axum app ([`app::router`]) is served by two front doors: a local
+//! HTTP server ([`server`]) and the Lambda runtime with response streaming
+//! ([`lambda`]).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod lambda;
+pub mod providers;
+pub mod request_log;
+pub mod routing;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,35 @@
+//! Starts the gateway: the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is
+//! set, else the local HTTP server.
+
+use std::process::ExitCode;
+
+use llm_gateway::app::AppState;
+use llm_gateway::config::Config;
+use llm_gateway::{lambda, server, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let state = match Config::from_env().and_then(|config| {
+        telemetry::init(config.log_format);
+        AppState::new(config)
+    }) {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!("llm-gateway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if lambda::is_lambda() {
+        lambda::run(state).await.map_err(|e| e.to_string())
+    } else {
+        server::run(state).await.map_err(|e| e.to_string())
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "gateway stopped with an error");
+            eprintln!("llm-gateway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Upstream providers. Each adapter is a pair of pure translations (OpenAI
+//! request out, provider response or stream in) plus a thin HTTP call.
+
+pub mod openai;
+pub mod sse;
+
+use std::fmt;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures_util::Stream;
+
+use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
+use crate::error::GatewayError;
+
+/// The providers the gateway speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProviderId {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+impl ProviderId {
+    /// Every provider, in a stable order.
+    pub const ALL: [ProviderId; 3] = [Self::OpenAi, Self::Anthropic, Self::Gemini];
+
+    /// The lowercase name used in headers, logs and `provider/model` prefixes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "google",
+        }
+    }
+
+    /// The environment variable that holds this provider's API key.
+    pub fn key_env_var(self) -> &'static str {
+        match self {
+            Self::OpenAi => "OPENAI_API_KEY",
+            Self::Anthropic => "ANTHROPIC_API_KEY",
+            Self::Gemini => "GOOGLE_API_KEY",
+        }
+    }
+
+    /// Parses a `provider/` prefix.
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        match prefix {
+            "openai" => Some(Self::OpenAi),
+            "anthropic" => Some(Self::Anthropic),
+            "google" | "gemini" => Some(Self::Gemini),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stream of OpenAI-format chunks from one upstream call. An `Err` item
+/// means the upstream failed mid-stream; the stream ends after it.
+pub type ChunkStream =
+    Pin<Box<dyn Stream<Item = Result<ChatCompletionChunk, GatewayError>> + Send>>;
+
+/// One upstream provider, speaking the OpenAI format on the gateway side.
+///
+/// `request.model` is already the provider's own model name.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Which provider this is.
+    fn id(&self) -> ProviderId;
+
+    /// A complete (non-streaming) completion.
+    async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError>;
+
+    /// A streamed completion. Resolves once the upstream has accepted the
+    /// request (status 200), so errors before the first byte are plain errors.
+    /// The stream always carries a final usage chunk when the upstream reports
+    /// usage, whether or not the client asked for it.
+    async fn chat_stream(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChunkStream, GatewayError>;
+}
+
+/// Removes every occurrence of `secret` from `text` (provider messages can
+/// echo parts of a key).
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.len() < 4 {
+        return text.to_owned();
+    }
+    let mut out = text.replace(secret, "[redacted]");
+    // Providers often echo a key's prefix and suffix ("sk-abc***wxyz").
+    if let Some(tail) = secret.get(secret.len() - 4..)
+        && secret.len() >= 12
+        && out.contains(tail)
+    {
+        out = out.replace(tail, "[redacted]");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_removes_key_and_its_tail() {
+        let key = "sk-test-0123456789abcdef";
+        assert_eq!(
+            redact("bad key sk-test-0123456789abcdef", key),
+            "bad key [redacted]"
+        );
+        assert_eq!(
+            redact("Incorrect API key provided: sk-tes****cdef.", key),
+            "Incorrect API key provided: sk-tes****[redacted]."
+        );
+    }
+
+    #[test]
+    fn prefixes_parse() {
+        assert_eq!(ProviderId::from_prefix("openai"), Some(ProviderId::OpenAi));
+        assert_eq!(ProviderId::from_prefix("google"), Some(ProviderId::Gemini));
+        assert_eq!(ProviderId::from_prefix("nope"), None);
+    }
+}

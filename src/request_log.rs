@@ -1,0 +1,96 @@
+//! One structured summary line per chat request, written when the request
+//! really ends (for streams: when the last byte is sent or the client leaves).
+
+use std::time::{Duration, Instant};
+
+use crate::api::types::Usage;
+use crate::error::GatewayError;
+use crate::providers::ProviderId;
+
+/// What a request did, filled in along the pipeline.
+#[derive(Debug)]
+pub struct RequestLog {
+    request_id: String,
+    tenant: String,
+    requested_model: String,
+    started: Instant,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// The provider that served (or failed) the request.
+    pub provider: Option<ProviderId>,
+    /// The upstream model name.
+    pub model: Option<String>,
+    /// Token usage reported by the upstream.
+    pub usage: Option<Usage>,
+    /// Time until the first content chunk was sent (streams).
+    pub first_token: Option<Duration>,
+    done: bool,
+}
+
+impl RequestLog {
+    /// Starts the record of a request.
+    pub fn start(request_id: &str, tenant: &str, started: Instant) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            tenant: tenant.to_owned(),
+            requested_model: String::new(),
+            started,
+            stream: false,
+            provider: None,
+            model: None,
+            usage: None,
+            first_token: None,
+            done: false,
+        }
+    }
+
+    /// Records the model the client asked for.
+    pub fn requested(&mut self, model: &str) {
+        model.clone_into(&mut self.requested_model);
+    }
+
+    /// Marks the first content sent, once.
+    pub fn mark_first_token(&mut self) {
+        if self.first_token.is_none() {
+            self.first_token = Some(self.started.elapsed());
+        }
+    }
+
+    /// Writes the summary line.
+    pub fn finish(mut self, status: u16, error: Option<&GatewayError>) {
+        self.emit(status, error.map(ToString::to_string).as_deref());
+    }
+
+    fn emit(&mut self, status: u16, error: Option<&str>) {
+        self.done = true;
+        let (prompt, completion) = self
+            .usage
+            .as_ref()
+            .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
+        tracing::info!(
+            target: "gateway::request",
+            request_id = %self.request_id,
+            tenant = %self.tenant,
+            requested_model = %self.requested_model,
+            provider = self.provider.map(ProviderId::as_str),
+            model = self.model.as_deref(),
+            stream = self.stream,
+            status,
+            prompt_tokens = prompt,
+            completion_tokens = completion,
+            latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            ttft_ms = self.first_token.map(|d| d.as_secs_f64() * 1000.0),
+            error,
+            "request"
+        );
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        if !self.done {
+            // The client went away before the response ended (HTTP 499 by convention).
+            self.emit(499, Some("client disconnected"));
+        }
+    }
+}
