@@ -1,1 +1,258 @@
+//! Mock LLM provider upstreams for tests and benchmarks.
+//!
+//! The server speaks each provider's wire format (OpenAI chat completions
+//! for now: JSON and SSE, error bodies) and injects faults on request.
+//! Faults are asked for inside the last user message, so they work through
+//! any client and any gateway, in parallel tests:
+//!
+//! | directive              | effect                                                     |
+//! |------------------------|------------------------------------------------------------|
+//! | `mock:status=429`      | error status with the provider's error body (`Retry-After` on 429) |
+//! | `mock:delay_ms=N`      | wait N ms before answering                                 |
+//! | `mock:chunk_delay_ms=N`| wait N ms between stream chunks                            |
+//! | `mock:drop`            | close the connection without answering                    |
+//! | `mock:cut_after=N`     | stream N content chunks, then reset the connection        |
+//! | `mock:mid_error`       | stream one content chunk, then an in-band error event     |
+//! | `mock:hold`            | stream the first content chunk, then wait for `release()` |
+//! | `mock:garbage`         | answer 200 with a body that is not the wire format       |
+//! | `mock:tool`            | call the first tool of the request                        |
+//! | `mock:words=N`         | answer with N words                                       |
+//!
+//! The answer is `Echo: <user text>`, split into one chunk per word when streamed.
 
+mod directives;
+mod openai;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use directives::Directives;
+
+/// A response body the mock can cut mid-way (an `Err` frame resets the connection).
+pub type MockBody = BoxBody<Bytes, io::Error>;
+
+/// Returned by a handler to close the connection without a response.
+#[derive(Debug)]
+pub struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// A request the mock received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// Request path.
+    pub path: String,
+    /// `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// Parsed JSON body (`Null` when not JSON).
+    pub body: Value,
+}
+
+/// Shared state of one mock server.
+#[derive(Debug, Default)]
+pub struct MockState {
+    api_key: Option<String>,
+    requests: Mutex<Vec<RecordedRequest>>,
+    release: watch::Sender<u64>,
+    counter: AtomicU64,
+    record: bool,
+}
+
+impl MockState {
+    fn next_id(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn record(&self, request: RecordedRequest) {
+        if self.record
+            && let Ok(mut requests) = self.requests.lock()
+        {
+            requests.push(request);
+        }
+    }
+}
+
+/// Options for [`MockUpstream::start`].
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    /// Port to bind on 127.0.0.1 (0: any free port).
+    pub port: u16,
+    /// API key the mock demands (`Bearer` for OpenAI); `None` accepts any.
+    pub api_key: Option<String>,
+    /// Keep every request for inspection (off for benchmarks).
+    pub record: bool,
+}
+
+/// A running mock server; stops when dropped.
+pub struct MockUpstream {
+    addr: SocketAddr,
+    state: Arc<MockState>,
+    _stop: watch::Sender<()>,
+}
+
+impl MockUpstream {
+    /// Binds and starts serving in the background.
+    pub async fn start(options: MockOptions) -> io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(MockState {
+            api_key: options.api_key,
+            record: options.record,
+            ..MockState::default()
+        });
+        let (stop, stopped) = watch::channel(());
+        tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        Ok(Self {
+            addr,
+            state,
+            _stop: stop,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The OpenAI base URL (`…/v1`).
+    pub fn openai_base(&self) -> String {
+        format!("{}/v1", self.url())
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests received so far (when recording).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Lets every stream waiting on `mock:hold` continue.
+    pub fn release(&self) {
+        self.state.release.send_modify(|g| *g += 1);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<MockState>,
+    mut stopped: watch::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let _ = tcp.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req));
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<MockState>,
+    req: Request<Incoming>,
+) -> Result<Response<MockBody>, DropConnection> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+
+    match (method, path.as_str()) {
+        (Method::POST, "/__mock/release") => {
+            state.release.send_modify(|g| *g += 1);
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({"released": true}),
+            ))
+        }
+        (Method::GET, "/__mock/requests") => {
+            let recorded: Vec<Value> = state
+                .requests
+                .lock()
+                .map(|r| {
+                    r.iter()
+                        .map(|r| serde_json::json!({"path": r.path, "body": r.body}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(json_response(StatusCode::OK, &Value::Array(recorded)))
+        }
+        (Method::POST, "/v1/chat/completions") => {
+            state.record(RecordedRequest {
+                path,
+                authorization: authorization.clone(),
+                body: body.clone(),
+            });
+            openai::chat(&state, authorization.as_deref(), body).await
+        }
+        (Method::GET, "/v1/models") => Ok(openai::models(&state, authorization.as_deref())),
+        _ => Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": {"message": format!("no mock route for {path}")}}),
+        )),
+    }
+}
+
+/// A complete JSON response.
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<MockBody> {
+    let body = Full::new(Bytes::from(value.to_string()))
+        .map_err(|e: Infallible| match e {})
+        .boxed();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Seconds since the epoch, for `created` fields.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,78 @@
+//! Fault-injection directives (`mock:name=value`) found in the user's text.
+
+use std::time::Duration;
+
+/// What the mock should do for one request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// Answer with this error status.
+    pub status: Option<u16>,
+    /// Wait before answering.
+    pub delay: Option<Duration>,
+    /// Wait between stream chunks.
+    pub chunk_delay: Option<Duration>,
+    /// Close the connection without answering.
+    pub drop: bool,
+    /// Reset the connection after this many content chunks.
+    pub cut_after: Option<usize>,
+    /// Send an in-band error event after the first content chunk.
+    pub mid_error: bool,
+    /// Wait for `release()` after the first content chunk.
+    pub hold: bool,
+    /// Answer 200 with a body that is not the wire format.
+    pub garbage: bool,
+    /// Call the first tool of the request.
+    pub tool: bool,
+    /// Answer with this many words.
+    pub words: Option<usize>,
+}
+
+impl Directives {
+    /// Reads every `mock:…` token of `text`.
+    pub fn parse(text: &str) -> Self {
+        let mut d = Self::default();
+        for token in text.split_whitespace() {
+            let Some(rest) = token.strip_prefix("mock:") else {
+                continue;
+            };
+            let (name, value) = rest.split_once('=').unwrap_or((rest, ""));
+            let number = value.parse::<u64>().ok();
+            match name {
+                "status" => d.status = number.and_then(|n| u16::try_from(n).ok()),
+                "delay_ms" => d.delay = number.map(Duration::from_millis),
+                "chunk_delay_ms" => d.chunk_delay = number.map(Duration::from_millis),
+                "drop" => d.drop = true,
+                "cut_after" => d.cut_after = number.and_then(|n| usize::try_from(n).ok()),
+                "mid_error" => d.mid_error = true,
+                "hold" => d.hold = true,
+                "garbage" => d.garbage = true,
+                "tool" => d.tool = true,
+                "words" => d.words = number.and_then(|n| usize::try_from(n).ok()),
+                _ => {}
+            }
+        }
+        d
+    }
+
+    /// The user's text without directives.
+    pub fn strip(text: &str) -> String {
+        text.split_whitespace()
+            .filter(|t| !t.starts_with("mock:"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_directives() {
+        let d = Directives::parse("hello mock:status=503 mock:delay_ms=20 mock:hold there");
+        assert_eq!(d.status, Some(503));
+        assert_eq!(d.delay, Some(Duration::from_millis(20)));
+        assert!(d.hold && !d.drop);
+        assert_eq!(Directives::strip("hello mock:hold there"), "hello there");
+    }
+}
