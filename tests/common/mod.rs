@@ -1,5 +1,8 @@
 //! Shared test setup: a mock upstream and an in-process gateway on loopback.
+
 #![allow(dead_code)]
+
+pub mod runtime_api;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
