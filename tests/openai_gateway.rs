@@ -371,6 +371,10 @@ async fn mid_stream_failures_end_with_an_error_event_not_done() {
             "{directive}: {text}"
         );
         assert!(!text.contains("[DONE]"), "{directive}: {text}");
+        if directive != "mock:garbage" {
+            // What arrived before the failure was relayed.
+            assert!(text.contains("Echo:"), "{directive}: {text}");
+        }
     }
 }
 

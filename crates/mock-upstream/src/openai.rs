@@ -361,6 +361,9 @@ impl StreamPlan {
             }
             for (i, delta) in self.deltas().into_iter().enumerate() {
                 if self.d.cut_after == Some(i) {
+                    // Let what was sent reach the wire first: a real cut loses only
+                    // what comes after it (hyper drops unflushed frames on error).
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     let _ = send(Err(io::Error::new(
                         io::ErrorKind::ConnectionReset,
                         "mock cut",

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: format and lint checks, Rust unit
+# and integration tests (mock upstreams, the Lambda door behind a Runtime API
+# emulator), then acceptance tests with the official OpenAI Python SDK.
+# Installs what it needs (a Python venv under .venv) and starts every server
+# itself on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TERM_COLOR=never
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust unit and integration tests"
+cargo test --workspace --locked
+
+step "OpenAI Python SDK acceptance tests"
+VENV="$ROOT/.venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/acceptance/requirements.txt
+cargo build --workspace --bins --locked
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/acceptance

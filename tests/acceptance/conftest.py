@@ -1,0 +1,87 @@
+"""Starts the mock upstream and the gateway binaries on free loopback ports."""
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+GATEWAY_BIN = Path(os.environ.get("GATEWAY_BIN", TARGET / "debug" / "llm-gateway"))
+MOCK_BIN = Path(os.environ.get("MOCK_BIN", TARGET / "debug" / "mock-upstream"))
+
+PROVIDER_KEY = "sk-provider-acceptance-0123456789"
+CLIENT_KEY = "gw-acceptance-client-key-01"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def mock_url():
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(MOCK_BIN), "--port", str(port), "--key", PROVIDER_KEY, "--record"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/__mock/requests")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gateway_url(mock_url, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "GATEWAY_API_KEYS": CLIENT_KEY,
+        "OPENAI_API_KEY": PROVIDER_KEY,
+        "OPENAI_BASE_URL": f"{mock_url}/v1",
+        "UPSTREAM_TIMEOUT_SECONDS": "5",
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(GATEWAY_BIN)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        text = log.read_text()
+        # Secrets never reach the logs.
+        assert PROVIDER_KEY not in text and CLIENT_KEY not in text
+
+
+@pytest.fixture()
+def client(gateway_url):
+    return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=CLIENT_KEY, max_retries=0)
