@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Gateway overhead benchmark.
+
+Builds the release binaries, starts the mock OpenAI upstream and the gateway
+in front of it on loopback, then, in one run, drives both at fixed request
+rates with `oha` (non-streaming chat completions) and reports p50/p99 latency
+of each, the gateway's overhead (difference and ratio), success rates, the
+gateway's start-to-first-answer time and its idle and peak RSS.
+
+Usage: bench/run.py [--rates 1000,2000,5000] [--duration 10] [--connections 64]
+Needs `oha` on PATH or under bench/.tools (installed with cargo if missing).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+TOOLS = ROOT / "bench" / ".tools"
+CLIENT_KEY = "bench-client-key-0123456789"
+PROVIDER_KEY = "sk-bench-provider-0123456789"
+BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark"}]})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def oha_path() -> str:
+    found = shutil.which("oha") or (str(TOOLS / "bin" / "oha") if (TOOLS / "bin" / "oha").exists() else None)
+    if found:
+        return found
+    print("installing oha with cargo (one time)...", file=sys.stderr)
+    subprocess.run(["cargo", "install", "oha", "--locked", "--root", str(TOOLS)], check=True)
+    return str(TOOLS / "bin" / "oha")
+
+
+def post(port: int, path: str, body: str, headers: dict) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def start_gateway(gateway_bin: Path, mock_port: int):
+    """Starts the gateway and measures the time from spawn to the first answered chat request."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PORT": str(port),
+        "GATEWAY_API_KEYS": CLIENT_KEY,
+        "OPENAI_API_KEY": PROVIDER_KEY,
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
+        "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+    }
+    log = open(ROOT / "bench" / "results" / "gateway.log", "wb")
+    headers = {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"}
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(gateway_bin)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    while True:
+        try:
+            if post(port, "/v1/chat/completions", BODY, headers) == 200:
+                break
+        except OSError:
+            time.sleep(0.0005)
+        if time.perf_counter() - started > 10:
+            proc.kill()
+            raise RuntimeError("gateway did not answer within 10 s")
+    first_answer_ms = (time.perf_counter() - started) * 1000
+    return proc, port, first_answer_ms
+
+
+def load(oha: str, url: str, rate: int, duration: int, connections: int, auth: bool) -> dict:
+    cmd = [oha, "-z", f"{duration}s", "-q", str(rate), "-c", str(connections), "--latency-correction",
+           "--no-tui", "--output-format", "json", "-m", "POST", "-H", "content-type: application/json",
+           "-d", BODY]
+    if auth:
+        cmd += ["-H", f"authorization: Bearer {CLIENT_KEY}"]
+    out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
+    data = json.loads(out)
+    codes = data.get("statusCodeDistribution", {})
+    ok = codes.get("200", 0)
+    total = sum(codes.values()) + sum(data.get("errorDistribution", {}).values())
+    return {
+        "rps": data["summary"]["requestsPerSec"],
+        "p50_ms": data["latencyPercentiles"]["p50"] * 1000,
+        "p99_ms": data["latencyPercentiles"]["p99"] * 1000,
+        "ok": ok,
+        "total": total,
+        "errors": data.get("errorDistribution", {}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="1000,2000,5000")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
+    oha = oha_path()
+    mock_port = free_port()
+    mock = subprocess.Popen([str(TARGET / "release" / "mock-upstream"), "--port", str(mock_port)],
+                            stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    gateway, port, first_answer_ms = start_gateway(TARGET / "release" / "llm-gateway", mock_port)
+    try:
+        time.sleep(0.5)
+        idle_rss = rss_kb(gateway.pid, "VmRSS")
+        direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+        gateway_url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        # Warm both paths (connection pools, page cache).
+        load(oha, direct_url, 500, 2, args.connections, False)
+        load(oha, gateway_url, 500, 2, args.connections, True)
+        rows = []
+        for rate in rates:
+            direct = load(oha, direct_url, rate, args.duration, args.connections, False)
+            via = load(oha, gateway_url, rate, args.duration, args.connections, True)
+            rows.append({"rate": rate, "direct": direct, "gateway": via})
+        peak_rss = rss_kb(gateway.pid, "VmHWM")
+    finally:
+        gateway.terminate()
+        mock.terminate()
+        gateway.wait(timeout=30)
+        mock.wait(timeout=10)
+
+    print(f"\nstart to first answered request: {first_answer_ms:.1f} ms (release binary)")
+    print(f"gateway RSS: idle {idle_rss / 1024:.1f} MiB, peak {peak_rss / 1024:.1f} MiB\n")
+    print("| rate (req/s) | direct p50 / p99 (ms) | gateway p50 / p99 (ms) | overhead p50 / p99 (ms) | p99 ratio | gateway achieved (req/s) | gateway success |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        d, g = row["direct"], row["gateway"]
+        success = g["ok"] / g["total"] * 100 if g["total"] else 0.0
+        print(f"| {row['rate']} | {d['p50_ms']:.3f} / {d['p99_ms']:.3f} | {g['p50_ms']:.3f} / {g['p99_ms']:.3f} "
+              f"| {g['p50_ms'] - d['p50_ms']:+.3f} / {g['p99_ms'] - d['p99_ms']:+.3f} "
+              f"| {g['p99_ms'] / d['p99_ms']:.2f}x | {g['rps']:.0f} | {success:.2f}% |")
+    result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows}
+    (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
