@@ -13,6 +13,9 @@ use crate::api::{chat, models, ops};
 use crate::auth::{self, Authenticator};
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
+use crate::providers::anthropic::Anthropic;
+use crate::providers::gemini::Gemini;
+use crate::providers::http::Upstream;
 use crate::providers::openai::OpenAi;
 use crate::providers::{Provider, ProviderId};
 use crate::routing::Routes;
@@ -42,15 +45,25 @@ impl AppState {
                 message: e.to_string(),
             })?;
         let mut providers: BTreeMap<ProviderId, Arc<dyn Provider>> = BTreeMap::new();
-        if let Some(openai) = config.provider(ProviderId::OpenAi) {
-            let adapter =
-                OpenAi::new(http.clone(), openai, config.upstream_timeout).map_err(|e| {
-                    ConfigError {
-                        var: ProviderId::OpenAi.key_env_var().into(),
-                        message: e.to_string(),
-                    }
-                })?;
-            providers.insert(ProviderId::OpenAi, Arc::new(adapter));
+        for (&id, provider) in &config.providers {
+            let upstream = Upstream {
+                id,
+                http: http.clone(),
+                timeout: config.upstream_timeout,
+                api_key: provider.api_key.clone(),
+            };
+            let adapter: Result<Arc<dyn Provider>, GatewayError> = match id {
+                ProviderId::OpenAi => OpenAi::new(upstream, provider).map(|p| Arc::new(p) as _),
+                ProviderId::Anthropic => {
+                    Anthropic::new(upstream, provider).map(|p| Arc::new(p) as _)
+                }
+                ProviderId::Gemini => Gemini::new(upstream, provider).map(|p| Arc::new(p) as _),
+            };
+            let adapter = adapter.map_err(|e| ConfigError {
+                var: id.key_vars()[0].into(),
+                message: e.to_string(),
+            })?;
+            providers.insert(id, adapter);
         }
         let routes = Routes::new(&config.file, providers.keys().copied())?;
         Ok(Self {

@@ -178,15 +178,21 @@ impl Config {
         };
 
         let mut providers = BTreeMap::new();
-        if let Some(key) = var("OPENAI_API_KEY") {
-            let base_url = base_url(&var, "OPENAI_BASE_URL", "https://api.openai.com/v1")?;
-            providers.insert(
-                ProviderId::OpenAi,
-                ProviderConfig {
-                    api_key: Secret::new(check_header_safe("OPENAI_API_KEY", key)?),
-                    base_url,
-                },
-            );
+        for id in ProviderId::ALL {
+            let found = id
+                .key_vars()
+                .iter()
+                .find_map(|name| var(name).map(|v| (*name, v)));
+            if let Some((name, key)) = found {
+                let (url_var, default_url) = id.base_url_var();
+                providers.insert(
+                    id,
+                    ProviderConfig {
+                        api_key: Secret::new(check_header_safe(name, key)?),
+                        base_url: base_url(&var, url_var, default_url)?,
+                    },
+                );
+            }
         }
 
         let file = match var("GATEWAY_CONFIG") {
@@ -358,6 +364,27 @@ mod tests {
         let openai = cfg.provider(ProviderId::OpenAi).expect("configured");
         assert_eq!(openai.base_url, "http://127.0.0.1:9/v1");
         assert!(!format!("{cfg:?}").contains("sk-test"));
+        assert!(cfg.provider(ProviderId::Anthropic).is_none());
+    }
+
+    #[test]
+    fn every_provider_reads_its_key_and_url() {
+        let cfg = load(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-x"),
+            ("GEMINI_API_KEY", "gem-key"),
+            ("GEMINI_BASE_URL", "http://127.0.0.1:9"),
+        ])
+        .expect("valid");
+        let anthropic = cfg.provider(ProviderId::Anthropic).expect("anthropic");
+        assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+        let gemini = cfg.provider(ProviderId::Gemini).expect("gemini");
+        assert_eq!(gemini.api_key.expose(), "gem-key");
+        assert_eq!(gemini.base_url, "http://127.0.0.1:9");
+        let cfg = load(&[("GOOGLE_API_KEY", "g1"), ("GEMINI_API_KEY", "g2")]).expect("valid");
+        assert_eq!(
+            cfg.provider(ProviderId::Gemini).map(|p| p.api_key.expose()),
+            Some("g1")
+        );
     }
 
     #[test]

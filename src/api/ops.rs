@@ -20,7 +20,8 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.providers.is_empty() {
         checks.insert(
             "providers",
-            "no provider is configured: set OPENAI_API_KEY".to_owned(),
+            "no provider is configured: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY"
+                .to_owned(),
         );
     }
     for id in state.providers.keys() {

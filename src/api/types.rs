@@ -240,13 +240,17 @@ pub struct FunctionName {
     pub name: String,
 }
 
-/// A complete tool call made by the assistant.
+/// A complete tool call made by the assistant. `extra` carries provider
+/// data that must round-trip, e.g. Gemini's
+/// `extra_content.google.thought_signature`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     pub id: String,
     #[serde(default)]
     pub r#type: ToolType,
     pub function: FunctionCall,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The function and its JSON-encoded arguments.
@@ -398,6 +402,8 @@ pub struct ToolCallDelta {
     pub r#type: Option<ToolType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionCallDelta>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// Name (first piece) and argument fragments of a streamed tool call.

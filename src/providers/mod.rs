@@ -1,8 +1,13 @@
 //! Upstream providers. Each adapter is a pair of pure translations (OpenAI
 //! request out, provider response or stream in) plus a thin HTTP call.
 
+pub mod anthropic;
+pub mod gemini;
+pub mod http;
+pub mod media;
 pub mod openai;
 pub mod sse;
+pub mod stream;
 
 use std::fmt;
 use std::pin::Pin;
@@ -34,12 +39,34 @@ impl ProviderId {
         }
     }
 
-    /// The environment variable that holds this provider's API key.
+    /// The environment variable that holds this provider's API key, as
+    /// named in messages.
     pub fn key_env_var(self) -> &'static str {
         match self {
             Self::OpenAi => "OPENAI_API_KEY",
             Self::Anthropic => "ANTHROPIC_API_KEY",
-            Self::Gemini => "GOOGLE_API_KEY",
+            Self::Gemini => "GOOGLE_API_KEY (or GEMINI_API_KEY)",
+        }
+    }
+
+    /// Variables read for the key, first found wins.
+    pub fn key_vars(self) -> &'static [&'static str] {
+        match self {
+            Self::OpenAi => &["OPENAI_API_KEY"],
+            Self::Anthropic => &["ANTHROPIC_API_KEY"],
+            Self::Gemini => &["GOOGLE_API_KEY", "GEMINI_API_KEY"],
+        }
+    }
+
+    /// The variable overriding the base URL, and its default.
+    pub fn base_url_var(self) -> (&'static str, &'static str) {
+        match self {
+            Self::OpenAi => ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            Self::Anthropic => ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            Self::Gemini => (
+                "GEMINI_BASE_URL",
+                "https://generativelanguage.googleapis.com",
+            ),
         }
     }
 

@@ -1,0 +1,260 @@
+//! The HTTP side every adapter shares: one pooled client, timeouts, and the
+//! mapping of transport failures and error bodies to `GatewayError`.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use serde::Deserialize;
+
+use super::{ProviderId, redact};
+use crate::config::Secret;
+use crate::error::GatewayError;
+
+/// How an adapter reaches its provider.
+#[derive(Clone)]
+pub struct Upstream {
+    /// Which provider this is.
+    pub id: ProviderId,
+    /// The process-wide pooled client.
+    pub http: reqwest::Client,
+    /// Bound on a whole non-streaming call, on the wait for response headers,
+    /// and on each silence within a stream.
+    pub timeout: Duration,
+    /// The provider key (redacted from every message that leaves).
+    pub api_key: Secret,
+}
+
+impl Upstream {
+    /// Sends a prepared request. Resolves with a 2xx response (the body not
+    /// yet read) or the provider's error mapped to a `GatewayError`.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        stream: bool,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let request = if stream {
+            request
+        } else {
+            request.timeout(self.timeout)
+        };
+        let response = tokio::time::timeout(self.timeout, request.send())
+            .await
+            .map_err(|_| GatewayError::UpstreamTimeout { provider: self.id })?
+            .map_err(|e| self.transport_error(e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = tokio::time::timeout(self.timeout, response.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Err(self.error_from_body(status, &headers, &body))
+    }
+
+    /// Reads a whole 2xx body.
+    pub async fn read_body(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<bytes::Bytes, GatewayError> {
+        response.bytes().await.map_err(|e| self.transport_error(e))
+    }
+
+    /// Maps an error status and body. All three providers put a message at
+    /// `error.message`; Gemini's `status` and retry delay are used too.
+    pub fn error_from_body(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> GatewayError {
+        let envelope = serde_json::from_slice::<ErrorEnvelope>(body).ok();
+        let detail = envelope.as_ref().map(|e| &e.error);
+        let message = match detail.and_then(|d| d.message.as_deref()) {
+            Some(m) if !m.is_empty() => m.to_owned(),
+            _ => {
+                let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+                if text.trim().is_empty() {
+                    format!("HTTP {status} with no error body")
+                } else {
+                    text
+                }
+            }
+        };
+        // Gemini answers a bad key with 400 INVALID_ARGUMENT / API_KEY_INVALID.
+        let key_rejected = detail.is_some_and(|d| {
+            d.details
+                .iter()
+                .any(|x| x.get("reason").and_then(|r| r.as_str()) == Some("API_KEY_INVALID"))
+        });
+        let status = if key_rejected { 401 } else { status };
+        let retry_after =
+            retry_after(headers).or_else(|| detail.and_then(ErrorDetail::retry_delay));
+        GatewayError::Upstream {
+            provider: self.id,
+            status,
+            message: redact(&message, self.api_key.expose()),
+            retry_after,
+        }
+    }
+
+    /// A transport failure (connect, reset, timeout) as a gateway error.
+    pub fn transport_error(&self, e: reqwest::Error) -> GatewayError {
+        if e.is_timeout() {
+            return GatewayError::UpstreamTimeout { provider: self.id };
+        }
+        let detail = if e.is_connect() {
+            "connection failed".to_owned()
+        } else if e.is_body() || e.is_decode() {
+            "the connection was lost while reading the response".to_owned()
+        } else {
+            redact(&e.without_url().to_string(), self.api_key.expose())
+        };
+        GatewayError::UpstreamUnavailable {
+            provider: self.id,
+            detail,
+        }
+    }
+
+    /// The provider broke its own wire format.
+    pub fn protocol(&self, detail: impl Into<String>) -> GatewayError {
+        GatewayError::UpstreamProtocol {
+            provider: self.id,
+            detail: detail.into(),
+        }
+    }
+
+    /// An in-band error event inside a stream.
+    pub fn stream_error(&self, status: u16, message: &str) -> GatewayError {
+        GatewayError::Upstream {
+            provider: self.id,
+            status,
+            message: redact(message, self.api_key.expose()),
+            retry_after: None,
+        }
+    }
+}
+
+/// A header value that must not show up in debug output.
+pub fn sensitive_header(value: &str) -> Result<HeaderValue, GatewayError> {
+    let mut header = HeaderValue::from_str(value)
+        .map_err(|_| GatewayError::Internal("provider key is not a valid header value".into()))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    details: Vec<serde_json::Value>,
+}
+
+impl ErrorDetail {
+    /// Gemini's `RetryInfo.retryDelay` ("30s"), rounded up to whole seconds.
+    fn retry_delay(&self) -> Option<u64> {
+        self.details.iter().find_map(|d| {
+            let delay = d.get("retryDelay")?.as_str()?.strip_suffix('s')?;
+            delay.parse::<f64>().ok().map(|s| s.ceil().max(0.0) as u64)
+        })
+    }
+}
+
+/// `Retry-After` in seconds (or OpenAI's `retry-after-ms`), rounded up.
+fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let get = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Some((ms / 1000.0).ceil().max(0.0) as u64);
+    }
+    get(RETRY_AFTER.as_str()).and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(id: ProviderId, key: &str) -> Upstream {
+        Upstream {
+            id,
+            http: reqwest::Client::new(),
+            timeout: Duration::from_secs(1),
+            api_key: Secret::new(key),
+        }
+    }
+
+    fn parts(err: GatewayError) -> (u16, String, Option<u64>) {
+        match err {
+            GatewayError::Upstream {
+                status,
+                message,
+                retry_after,
+                ..
+            } => (status, message, retry_after),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn openai_error_is_parsed_and_redacted() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("3"));
+        let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-abcdefghijkl","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        let (status, message, retry) = parts(
+            upstream(ProviderId::OpenAi, "sk-live-abcdefghijkl")
+                .error_from_body(401, &headers, body),
+        );
+        assert_eq!(status, 401);
+        assert_eq!(message, "Incorrect API key provided: [redacted]");
+        assert_eq!(retry, Some(3));
+    }
+
+    #[test]
+    fn anthropic_overloaded_keeps_its_status() {
+        let body =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let (status, message, _) = parts(upstream(ProviderId::Anthropic, "k").error_from_body(
+            529,
+            &HeaderMap::new(),
+            body,
+        ));
+        assert_eq!((status, message.as_str()), (529, "Overloaded"));
+    }
+
+    #[test]
+    fn gemini_bad_key_is_an_auth_failure_and_retry_delay_is_read() {
+        let body = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#;
+        let (status, _, _) =
+            parts(upstream(ProviderId::Gemini, "k").error_from_body(400, &HeaderMap::new(), body));
+        assert_eq!(status, 401);
+        let body = br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"27.5s"}]}}"#;
+        let (status, _, retry) =
+            parts(upstream(ProviderId::Gemini, "k").error_from_body(429, &HeaderMap::new(), body));
+        assert_eq!((status, retry), (429, Some(28)));
+    }
+
+    #[test]
+    fn retry_after_ms_wins_and_rounds_up() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
+        headers.insert("retry-after", HeaderValue::from_static("9"));
+        assert_eq!(retry_after(&headers), Some(2));
+    }
+
+    #[test]
+    fn non_json_error_body_is_kept_short() {
+        let body = "x".repeat(1000);
+        let (_, message, _) = parts(upstream(ProviderId::OpenAi, "k").error_from_body(
+            502,
+            &HeaderMap::new(),
+            body.as_bytes(),
+        ));
+        assert_eq!(message.len(), 200);
+    }
+}
