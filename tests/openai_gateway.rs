@@ -73,7 +73,7 @@ async fn non_streaming_completion_passes_unknown_fields_and_sets_headers() {
 
     let sent = &h.mock.requests()[0];
     assert_eq!(
-        sent.authorization.as_deref(),
+        sent.header("authorization"),
         Some(format!("Bearer {PROVIDER_KEY}").as_str())
     );
     for field in [

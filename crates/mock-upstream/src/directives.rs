@@ -25,6 +25,8 @@ pub struct Directives {
     pub tool: bool,
     /// Answer with this many words.
     pub words: Option<usize>,
+    /// Answer with a JSON summary of the request as the provider saw it.
+    pub inspect: bool,
 }
 
 impl Directives {
@@ -48,6 +50,7 @@ impl Directives {
                 "garbage" => d.garbage = true,
                 "tool" => d.tool = true,
                 "words" => d.words = number.and_then(|n| usize::try_from(n).ok()),
+                "inspect" => d.inspect = true,
                 _ => {}
             }
         }

@@ -17,11 +17,20 @@
 //! | `mock:garbage`         | answer 200 with a body that is not the wire format       |
 //! | `mock:tool`            | call the first tool of the request                        |
 //! | `mock:words=N`         | answer with N words                                       |
+//! | `mock:inspect`         | answer with a JSON summary of what the mock received      |
 //!
-//! The answer is `Echo: <user text>`, split into one chunk per word when streamed.
+//! The answer is `Echo: <user text>`, split into one chunk per word when
+//! streamed. Routes: OpenAI `POST /v1/chat/completions` and `GET /v1/models`;
+//! Anthropic `POST /v1/messages`; Gemini `POST
+//! /v1beta/models/{model}:generateContent` and
+//! `:streamGenerateContent?alt=sse`. Each checks its provider's key header
+//! and rejects request shapes the real API rejects.
 
+mod anthropic;
 mod directives;
+mod gemini;
 mod openai;
+mod script;
 
 use std::convert::Infallible;
 use std::io;
@@ -33,7 +42,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -59,12 +68,19 @@ impl std::error::Error for DropConnection {}
 /// A request the mock received.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
-    /// Request path.
+    /// Request path and query.
     pub path: String,
-    /// `Authorization` header, if any.
-    pub authorization: Option<String>,
+    /// Request headers.
+    pub headers: HeaderMap,
     /// Parsed JSON body (`Null` when not JSON).
     pub body: Value,
+}
+
+impl RecordedRequest {
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 /// Shared state of one mock server.
@@ -186,11 +202,8 @@ async fn handle(
 ) -> Result<Response<MockBody>, DropConnection> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let authorization = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let headers = req.headers().clone();
     let bytes = req
         .into_body()
         .collect()
@@ -198,6 +211,17 @@ async fn handle(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let record = |state: &MockState| {
+        state.record(RecordedRequest {
+            path: if query.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{query}")
+            },
+            headers: headers.clone(),
+            body: body.clone(),
+        })
+    };
 
     match (method, path.as_str()) {
         (Method::POST, "/__mock/release") => {
@@ -220,14 +244,18 @@ async fn handle(
             Ok(json_response(StatusCode::OK, &Value::Array(recorded)))
         }
         (Method::POST, "/v1/chat/completions") => {
-            state.record(RecordedRequest {
-                path,
-                authorization: authorization.clone(),
-                body: body.clone(),
-            });
-            openai::chat(&state, authorization.as_deref(), body).await
+            record(&state);
+            openai::chat(&state, &headers, body).await
         }
-        (Method::GET, "/v1/models") => Ok(openai::models(&state, authorization.as_deref())),
+        (Method::GET, "/v1/models") => Ok(openai::models(&state, &headers)),
+        (Method::POST, "/v1/messages") => {
+            record(&state);
+            anthropic::messages(&state, &headers, body).await
+        }
+        (Method::POST, p) if p.starts_with("/v1beta/models/") => {
+            record(&state);
+            gemini::generate(&state, &headers, &path, &query, body).await
+        }
         _ => Ok(json_response(
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": {"message": format!("no mock route for {path}")}}),

@@ -1,26 +1,17 @@
 //! The OpenAI chat-completions wire format: JSON, SSE chunks, error bodies.
 
-use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
-use hyper::{Response, StatusCode};
+use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
+use crate::script::{Answer, StreamScript, data, garbage_stream, play, tool_arguments};
 use crate::{Directives, DropConnection, MockBody, MockState, json_response, now};
 
-/// The text of the last user message (string content or text parts).
-fn last_user_text(body: &Value) -> String {
-    let Some(messages) = body["messages"].as_array() else {
-        return String::new();
-    };
-    let Some(user) = messages.iter().rev().find(|m| m["role"] == "user") else {
-        return String::new();
-    };
-    match &user["content"] {
+/// Text of a message's content (string or text parts).
+fn content_text(content: &Value) -> String {
+    match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
             .iter()
@@ -31,19 +22,61 @@ fn last_user_text(body: &Value) -> String {
     }
 }
 
-/// Rough token count: words of every message.
-fn prompt_tokens(body: &Value) -> u64 {
+fn messages(body: &Value) -> &[Value] {
     body["messages"]
         .as_array()
-        .map(|ms| {
-            ms.iter()
-                .map(|m| match &m["content"] {
-                    Value::String(s) => s.split_whitespace().count() as u64,
-                    _ => 1,
-                })
-                .sum()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// The text of the last user message.
+fn last_user_text(body: &Value) -> String {
+    messages(body)
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| content_text(&m["content"]))
+        .unwrap_or_default()
+}
+
+/// What the request looked like, for `mock:inspect`.
+fn summary(body: &Value) -> Value {
+    let system: Vec<String> = messages(body)
+        .iter()
+        .filter(|m| m["role"] == "system" || m["role"] == "developer")
+        .map(|m| content_text(&m["content"]))
+        .collect();
+    let roles: Vec<&Value> = messages(body)
+        .iter()
+        .filter(|m| m["role"] != "system" && m["role"] != "developer")
+        .map(|m| &m["role"])
+        .collect();
+    let images = messages(body)
+        .iter()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|p| p["type"] == "image_url")
+        .count();
+    let tool_results: Vec<&Value> = messages(body)
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| &m["tool_call_id"])
+        .collect();
+    json!({"provider": "openai", "system": system.join("\n"), "roles": roles, "images": images,
+        "tool_results": tool_results, "model": body["model"]})
+}
+
+/// Rough token count: words of every message.
+fn prompt_tokens(body: &Value) -> u64 {
+    messages(body)
+        .iter()
+        .map(|m| {
+            content_text(&m["content"])
+                .split_whitespace()
+                .count()
+                .max(1) as u64
         })
-        .unwrap_or(0)
+        .sum()
 }
 
 fn error_body(message: &str, kind: &str, code: Option<&str>) -> Value {
@@ -99,14 +132,13 @@ fn masked(key: &str) -> String {
     format!("{head}*****{tail}")
 }
 
-fn check_key(
-    state: &MockState,
-    authorization: Option<&str>,
-) -> Result<(), Box<Response<MockBody>>> {
+fn check_key(state: &MockState, headers: &HeaderMap) -> Result<(), Box<Response<MockBody>>> {
     let Some(expected) = &state.api_key else {
         return Ok(());
     };
-    let presented = authorization
+    let presented = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         .and_then(|a| a.strip_prefix("Bearer "))
         .unwrap_or("");
     if presented == expected {
@@ -123,8 +155,8 @@ fn check_key(
 }
 
 /// `GET /v1/models`.
-pub(crate) fn models(state: &MockState, authorization: Option<&str>) -> Response<MockBody> {
-    if let Err(response) = check_key(state, authorization) {
+pub(crate) fn models(state: &MockState, headers: &HeaderMap) -> Response<MockBody> {
+    if let Err(response) = check_key(state, headers) {
         return *response;
     }
     json_response(
@@ -135,53 +167,16 @@ pub(crate) fn models(state: &MockState, authorization: Option<&str>) -> Response
     )
 }
 
-/// What the assistant answers: text words or one tool call.
-struct Answer {
-    words: Vec<String>,
-    tool: Option<(String, String)>,
-}
-
-impl Answer {
-    fn for_request(body: &Value, text: &str, d: &Directives) -> Self {
-        let tool = d
-            .tool
-            .then(|| {
-                body["tools"][0]["function"]["name"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .flatten()
-            .map(|name| {
-                (
-                    name,
-                    json!({"location": "Paris", "unit": "celsius"}).to_string(),
-                )
-            });
-        let mut words: Vec<String> = format!("Echo: {}", Directives::strip(text))
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if let Some(n) = d.words {
-            words = (0..n).map(|i| format!("w{i}")).collect();
-        }
-        Self { words, tool }
-    }
-
-    fn text(&self) -> String {
-        self.words.join(" ")
-    }
-}
-
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(
     state: &Arc<MockState>,
-    authorization: Option<&str>,
+    headers: &HeaderMap,
     body: Value,
 ) -> Result<Response<MockBody>, DropConnection> {
-    if let Err(response) = check_key(state, authorization) {
+    if let Err(response) = check_key(state, headers) {
         return Ok(*response);
     }
-    if body["model"].as_str().is_none() || !body["messages"].is_array() {
+    if body["model"].as_str().is_none() || messages(&body).is_empty() {
         return Ok(json_response(
             StatusCode::BAD_REQUEST,
             &error_body(
@@ -204,31 +199,31 @@ pub(crate) async fn chat(
     }
     let id = format!("chatcmpl-mock{}", state.next_id());
     let model = body["model"].as_str().unwrap_or_default().to_owned();
-    let answer = Answer::for_request(&body, &text, &d);
+    let answer = Answer::new(
+        &text,
+        &d,
+        body["tools"][0]["function"]["name"].as_str(),
+        || summary(&body),
+    );
+    let completion = answer.words.len() as u64;
     let usage = json!({
         "prompt_tokens": prompt_tokens(&body),
-        "completion_tokens": answer.words.len(),
-        "total_tokens": prompt_tokens(&body) + answer.words.len() as u64,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens(&body) + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
             "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
     });
     if body["stream"] == true {
         if d.garbage {
-            return Ok(sse_response(stream_of(vec![Ok(Bytes::from_static(
-                b"data: {this is not json\n\n",
-            ))])));
+            return Ok(garbage_stream());
         }
         let include_usage = body["stream_options"]["include_usage"] == true;
-        let frames = StreamPlan {
-            id,
-            model,
-            answer,
-            usage,
-            include_usage,
-            d,
-        };
-        return Ok(sse_response(frames.spawn(state.clone())));
+        return Ok(play(
+            state,
+            stream_script(&id, &model, &answer, usage, include_usage),
+            &d,
+        ));
     }
     if d.garbage {
         return Ok(json_response(StatusCode::OK, &json!({"unexpected": true})));
@@ -237,10 +232,10 @@ pub(crate) async fn chat(
     let choices: Vec<Value> = (0..n)
         .map(|index| {
             let (message, finish) = match &answer.tool {
-                Some((name, args)) => (
+                Some(name) => (
                     json!({"role": "assistant", "content": null, "refusal": null, "annotations": [],
                         "tool_calls": [{"id": format!("call_mock{index}"), "type": "function",
-                            "function": {"name": name, "arguments": args}}]}),
+                            "function": {"name": name, "arguments": tool_arguments().to_string()}}]}),
                     "tool_calls",
                 ),
                 None => (
@@ -261,157 +256,80 @@ pub(crate) async fn chat(
     ))
 }
 
-type Item = Result<Bytes, io::Error>;
-
-fn stream_of(items: Vec<Item>) -> mpsc::Receiver<Item> {
-    let (tx, rx) = mpsc::channel(items.len().max(1));
-    for item in items {
-        let _ = tx.try_send(item);
-    }
-    rx
-}
-
-fn sse_response(rx: mpsc::Receiver<Item>) -> Response<MockBody> {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item.map(Frame::data), rx))
-    });
-    let mut response = Response::new(StreamBody::new(stream).boxed());
-    let headers = response.headers_mut();
-    headers.insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(
-        hyper::header::CACHE_CONTROL,
-        hyper::header::HeaderValue::from_static("no-cache"),
-    );
-    response
-}
-
-/// The chunks of one streamed answer, produced by a task with the
-/// requested timing and faults.
-struct StreamPlan {
-    id: String,
-    model: String,
-    answer: Answer,
+/// The chunks OpenAI sends: a role chunk, content or tool-call deltas, a
+/// finish chunk, the usage chunk when asked for, `[DONE]`.
+fn stream_script(
+    id: &str,
+    model: &str,
+    answer: &Answer,
     usage: Value,
     include_usage: bool,
-    d: Directives,
-}
-
-impl StreamPlan {
-    fn chunk(&self, delta: Value, finish: Option<&str>) -> Bytes {
+) -> StreamScript {
+    let chunk = |delta: Value, finish: Option<&str>| {
         let mut chunk = json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": now(), "model": self.model,
+            "id": id, "object": "chat.completion.chunk", "created": now(), "model": model,
             "service_tier": "default", "system_fingerprint": "fp_mock",
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
             "obfuscation": "mock"
         });
-        if self.include_usage {
+        if include_usage {
             chunk["usage"] = Value::Null;
         }
-        Bytes::from(format!("data: {chunk}\n\n"))
-    }
-
-    /// The content deltas, in order.
-    fn deltas(&self) -> Vec<Value> {
-        match &self.answer.tool {
-            Some((name, args)) => {
-                let mut deltas = vec![
-                    json!({"tool_calls": [{"index": 0, "id": "call_mock0", "type": "function",
+        data(&chunk, false)
+    };
+    let content: Vec<Bytes> = match &answer.tool {
+        Some(name) => {
+            let args = tool_arguments().to_string();
+            let chars: Vec<char> = args.chars().collect();
+            std::iter::once(chunk(
+                json!({"tool_calls": [{"index": 0, "id": "call_mock0", "type": "function",
                     "function": {"name": name, "arguments": ""}}]}),
-                ];
-                let bytes: Vec<char> = args.chars().collect();
-                for piece in bytes.chunks(8) {
-                    let piece: String = piece.iter().collect();
-                    deltas.push(
-                        json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
-                    );
-                }
-                deltas
-            }
-            None => {
-                let last = self.answer.words.len().saturating_sub(1);
-                self.answer
-                    .words
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| json!({"content": if i == last { w.clone() } else { format!("{w} ") }}))
-                    .collect()
-            }
-        }
-    }
-
-    fn spawn(self, state: Arc<MockState>) -> mpsc::Receiver<Item> {
-        let (tx, rx) = mpsc::channel(4);
-        let mut released = state.release.subscribe();
-        released.borrow_and_update();
-        tokio::spawn(async move {
-            let send = |item: Item| {
-                let tx = tx.clone();
-                async move { tx.send(item).await.is_ok() }
-            };
-            if !send(Ok(self.chunk(
-                json!({"role": "assistant", "content": "", "refusal": null}),
                 None,
-            )))
-            .await
-            {
-                return;
-            }
-            for (i, delta) in self.deltas().into_iter().enumerate() {
-                if self.d.cut_after == Some(i) {
-                    // Let what was sent reach the wire first: a real cut loses only
-                    // what comes after it (hyper drops unflushed frames on error).
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    let _ = send(Err(io::Error::new(
-                        io::ErrorKind::ConnectionReset,
-                        "mock cut",
-                    )))
-                    .await;
-                    return;
-                }
-                if i > 0
-                    && let Some(delay) = self.d.chunk_delay
-                {
-                    tokio::time::sleep(delay).await;
-                }
-                if !send(Ok(self.chunk(delta, None))).await {
-                    return;
-                }
-                if i == 0 && self.d.mid_error {
-                    let error = error_body(
-                        "The server had an error while processing your request (mock).",
-                        "server_error",
-                        None,
-                    );
-                    let _ = send(Ok(Bytes::from(format!("data: {error}\n\n")))).await;
-                    return;
-                }
-                if i == 0 && self.d.hold {
-                    let _ = released.changed().await;
-                }
-            }
-            let finish = if self.answer.tool.is_some() {
-                "tool_calls"
-            } else {
-                "stop"
-            };
-            if !send(Ok(self.chunk(json!({}), Some(finish)))).await {
-                return;
-            }
-            if self.include_usage {
-                let usage = json!({
-                    "id": self.id, "object": "chat.completion.chunk", "created": now(), "model": self.model,
-                    "service_tier": "default", "system_fingerprint": "fp_mock", "choices": [],
-                    "usage": self.usage, "obfuscation": "mock"
-                });
-                if !send(Ok(Bytes::from(format!("data: {usage}\n\n")))).await {
-                    return;
-                }
-            }
-            let _ = send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
-        });
-        rx
+            ))
+            .chain(chars.chunks(8).map(|piece| {
+                let piece: String = piece.iter().collect();
+                chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                    None,
+                )
+            }))
+            .collect()
+        }
+        None => answer
+            .pieces()
+            .into_iter()
+            .map(|p| chunk(json!({"content": p}), None))
+            .collect(),
+    };
+    let finish = if answer.tool.is_some() {
+        "tool_calls"
+    } else {
+        "stop"
+    };
+    let mut epilogue = vec![chunk(json!({}), Some(finish))];
+    if include_usage {
+        epilogue.push(data(
+            &json!({"id": id, "object": "chat.completion.chunk", "created": now(), "model": model,
+                "service_tier": "default", "system_fingerprint": "fp_mock", "choices": [],
+                "usage": usage, "obfuscation": "mock"}),
+            false,
+        ));
+    }
+    epilogue.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    StreamScript {
+        preamble: vec![chunk(
+            json!({"role": "assistant", "content": "", "refusal": null}),
+            None,
+        )],
+        content,
+        epilogue,
+        error_event: data(
+            &error_body(
+                "The server had an error while processing your request (mock).",
+                "server_error",
+                None,
+            ),
+            false,
+        ),
     }
 }
