@@ -41,13 +41,7 @@ fn spawn_gateway(api: &RuntimeApi, mock: &MockUpstream, client_keys: Option<&str
 
 async fn setup() -> (RuntimeApi, MockUpstream, Gateway) {
     let api = RuntimeApi::start().await;
-    let mock = MockUpstream::start(MockOptions {
-        api_key: Some(PROVIDER_KEY.into()),
-        record: true,
-        ..MockOptions::default()
-    })
-    .await
-    .expect("mock");
+    let mock = common::recording_mock().await;
     let gateway = spawn_gateway(&api, &mock, Some(CLIENT_KEY));
     (api, mock, gateway)
 }

@@ -248,7 +248,7 @@ async fn client_auth_is_enforced_on_v1_only() {
 
 #[tokio::test]
 async fn bad_requests_get_openai_errors() {
-    let h = Harness::with_env(&[("MAX_REQUEST_BYTES", "4096")]).await;
+    let h = Harness::with_env(&[("MAX_REQUEST_BYTES", "4096"), ("ANTHROPIC_API_KEY", "")]).await;
     let post = |body: String| {
         h.http
             .post(h.url("/v1/chat/completions"))
@@ -416,7 +416,11 @@ async fn models_and_readiness() {
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("gateway.toml");
     std::fs::write(&file, "[aliases]\nfast = \"openai/gpt-4o-mini\"\n").expect("write");
-    let h = Harness::with_env(&[("GATEWAY_CONFIG", file.to_str().expect("utf8"))]).await;
+    let h = Harness::with_env(&[
+        ("GATEWAY_CONFIG", file.to_str().expect("utf8")),
+        ("ANTHROPIC_API_KEY", ""),
+    ])
+    .await;
     let models = json_of(
         h.http
             .get(h.url("/v1/models"))
@@ -457,7 +461,12 @@ async fn models_and_readiness() {
 
     let ready = h.http.get(h.url("/ready")).send().await.expect("sent");
     assert_eq!(ready.status(), 200);
-    let bare = Harness::with_env(&[("OPENAI_API_KEY", "")]).await;
+    let bare = Harness::with_env(&[
+        ("OPENAI_API_KEY", ""),
+        ("ANTHROPIC_API_KEY", ""),
+        ("GOOGLE_API_KEY", ""),
+    ])
+    .await;
     let ready = bare
         .http
         .get(bare.url("/ready"))

@@ -30,24 +30,23 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// Gateway with client keys and OpenAI pointed at a recording mock.
+    /// Gateway with client keys and all three providers pointed at one
+    /// recording mock.
     pub async fn start() -> Self {
         Self::with_env(&[]).await
     }
 
     /// Like `start`, with extra or overriding settings.
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
-        let mock = MockUpstream::start(MockOptions {
-            api_key: Some(PROVIDER_KEY.into()),
-            record: true,
-            ..MockOptions::default()
-        })
-        .await
-        .expect("mock starts");
+        let mock = recording_mock().await;
         let mut env: HashMap<String, String> = HashMap::from([
             ("GATEWAY_API_KEYS".into(), CLIENT_KEY.into()),
             ("OPENAI_API_KEY".into(), PROVIDER_KEY.into()),
             ("OPENAI_BASE_URL".into(), mock.openai_base()),
+            ("ANTHROPIC_API_KEY".into(), PROVIDER_KEY.into()),
+            ("ANTHROPIC_BASE_URL".into(), mock.url()),
+            ("GOOGLE_API_KEY".into(), PROVIDER_KEY.into()),
+            ("GEMINI_BASE_URL".into(), mock.url()),
             ("UPSTREAM_TIMEOUT_SECONDS".into(), "2".into()),
             ("SHUTDOWN_GRACE_SECONDS".into(), "5".into()),
         ]);
@@ -118,4 +117,76 @@ pub async fn json_of(response: reqwest::Response) -> Value {
     let bytes = response.bytes().await.expect("body");
     serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// A mock upstream that demands `PROVIDER_KEY` and records requests.
+pub async fn recording_mock() -> MockUpstream {
+    MockUpstream::start(MockOptions {
+        api_key: Some(PROVIDER_KEY.into()),
+        record: true,
+        ..MockOptions::default()
+    })
+    .await
+    .expect("mock starts")
+}
+
+/// The model used for each provider in cross-provider tests.
+pub const MODELS: [(&str, &str); 3] = [
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("google", "gemini-2.5-flash"),
+];
+
+/// The content and tool-call pieces of an SSE body, plus its finish reason.
+pub struct Streamed {
+    pub content: String,
+    pub tool_names: Vec<String>,
+    pub tool_indexes: Vec<u64>,
+    pub arguments: String,
+    pub finish: Option<String>,
+    pub chunks: Vec<Value>,
+    pub done: bool,
+}
+
+/// Parses a whole SSE body of OpenAI chunks.
+pub fn parse_stream(body: &str) -> Streamed {
+    let mut s = Streamed {
+        content: String::new(),
+        tool_names: Vec::new(),
+        tool_indexes: Vec::new(),
+        arguments: String::new(),
+        finish: None,
+        chunks: Vec::new(),
+        done: false,
+    };
+    for event in sse_data(body) {
+        if event == "[DONE]" {
+            s.done = true;
+            continue;
+        }
+        let chunk: Value =
+            serde_json::from_str(&event).unwrap_or_else(|e| panic!("chunk JSON ({e}): {event}"));
+        let choice = &chunk["choices"][0];
+        if let Some(text) = choice["delta"]["content"].as_str() {
+            s.content.push_str(text);
+        }
+        for call in choice["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = call["function"]["name"].as_str() {
+                s.tool_names.push(name.to_owned());
+                s.tool_indexes
+                    .push(call["index"].as_u64().unwrap_or(u64::MAX));
+            }
+            s.arguments
+                .push_str(call["function"]["arguments"].as_str().unwrap_or(""));
+        }
+        if let Some(finish) = choice["finish_reason"].as_str() {
+            s.finish = Some(finish.to_owned());
+        }
+        s.chunks.push(chunk);
+    }
+    s
 }

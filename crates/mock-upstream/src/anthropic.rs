@@ -65,7 +65,7 @@ fn validate(body: &Value) -> Result<(), String> {
     if body["model"].as_str().is_none() {
         return Err("model: Field required".into());
     }
-    if !body["max_tokens"].as_u64().is_some_and(|n| n > 0) {
+    if body["max_tokens"].as_u64().is_none_or(|n| n == 0) {
         return Err("max_tokens: Field required".into());
     }
     if body["temperature"]
