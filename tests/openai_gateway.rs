@@ -281,7 +281,7 @@ async fn bad_requests_get_openai_errors() {
             Some("model"),
         ),
         (
-            r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"x"}]}"#,
+            r#"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"x"}]}"#,
             404,
             Some("model"),
         ),

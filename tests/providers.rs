@@ -260,7 +260,7 @@ async fn upstream_errors_from_every_provider() {
     }
     // Anthropic's 529 "overloaded" is a 503 for the client.
     let response = h
-        .chat(&chat_body("claude-sonnet-4-5", "mock:status=529"))
+        .chat(&chat_body("claude-sonnet-4-6", "mock:status=529"))
         .await;
     assert_eq!(response.status(), 503);
 }

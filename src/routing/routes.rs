@@ -19,22 +19,26 @@ pub struct Route {
 
 /// Built-in catalogue of current models, listed when their provider is configured.
 const CATALOGUE: &[(ProviderId, &str)] = &[
-    (ProviderId::OpenAi, "gpt-5"),
-    (ProviderId::OpenAi, "gpt-5-mini"),
-    (ProviderId::OpenAi, "gpt-5-nano"),
+    (ProviderId::OpenAi, "gpt-5.5"),
+    (ProviderId::OpenAi, "gpt-5.4"),
+    (ProviderId::OpenAi, "gpt-5.4-mini"),
+    (ProviderId::OpenAi, "gpt-5.4-nano"),
     (ProviderId::OpenAi, "gpt-4.1"),
     (ProviderId::OpenAi, "gpt-4.1-mini"),
-    (ProviderId::OpenAi, "gpt-4.1-nano"),
     (ProviderId::OpenAi, "gpt-4o"),
     (ProviderId::OpenAi, "gpt-4o-mini"),
-    (ProviderId::OpenAi, "o3"),
     (ProviderId::OpenAi, "o4-mini"),
-    (ProviderId::Anthropic, "claude-opus-4-1"),
-    (ProviderId::Anthropic, "claude-sonnet-4-5"),
+    (ProviderId::Anthropic, "claude-opus-5-5"),
+    (ProviderId::Anthropic, "claude-sonnet-5-5"),
+    (ProviderId::Anthropic, "claude-haiku-5-5"),
+    (ProviderId::Anthropic, "claude-opus-4-8"),
+    (ProviderId::Anthropic, "claude-sonnet-4-6"),
     (ProviderId::Anthropic, "claude-haiku-4-5"),
+    (ProviderId::Gemini, "gemini-3.5-flash"),
+    (ProviderId::Gemini, "gemini-3.1-pro-preview"),
+    (ProviderId::Gemini, "gemini-3-flash-preview"),
     (ProviderId::Gemini, "gemini-2.5-pro"),
     (ProviderId::Gemini, "gemini-2.5-flash"),
-    (ProviderId::Gemini, "gemini-2.5-flash-lite"),
 ];
 
 /// Fixed `created` timestamp reported for listed models.
@@ -202,7 +206,7 @@ mod tests {
     #[test]
     fn unconfigured_provider_names_its_key() {
         let err = routes(&[])
-            .resolve("claude-sonnet-4-5")
+            .resolve("claude-sonnet-4-6")
             .expect_err("not configured");
         assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
     }
@@ -211,7 +215,7 @@ mod tests {
     fn aliases_resolve_and_are_listed() {
         let r = routes(&[
             ("fast", "gpt-4o-mini"),
-            ("smart", "anthropic/claude-opus-4-1"),
+            ("smart", "anthropic/claude-opus-4-8"),
         ]);
         assert_eq!(r.resolve("fast").expect("alias").model, "gpt-4o-mini");
         let ids: Vec<String> = r.list().into_iter().map(|m| m.id).collect();

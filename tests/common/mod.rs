@@ -133,7 +133,7 @@ pub async fn recording_mock() -> MockUpstream {
 /// The model used for each provider in cross-provider tests.
 pub const MODELS: [(&str, &str); 3] = [
     ("openai", "gpt-4o-mini"),
-    ("anthropic", "claude-sonnet-4-5"),
+    ("anthropic", "claude-sonnet-4-6"),
     ("google", "gemini-2.5-flash"),
 ];
 

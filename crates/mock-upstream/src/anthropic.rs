@@ -194,8 +194,11 @@ pub(crate) async fn messages(
     body: Value,
 ) -> Result<Response<MockBody>, DropConnection> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // The API takes the key as `x-api-key` or, as newer SDKs send it, a bearer token.
+    let presented = header("x-api-key")
+        .or_else(|| header("authorization").and_then(|a| a.strip_prefix("Bearer ")));
     if let Some(expected) = &state.api_key
-        && header("x-api-key") != Some(expected.as_str())
+        && presented != Some(expected.as_str())
     {
         return Ok(error(
             StatusCode::UNAUTHORIZED,

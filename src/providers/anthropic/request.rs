@@ -104,16 +104,21 @@ pub struct Metadata<'a> {
 
 static NO_EXTRA: std::sync::LazyLock<Extra> = std::sync::LazyLock::new(Map::new);
 
-/// Output-token limit used when the client sends none (Anthropic requires one).
+/// Output-token limit used when the client sends none (Anthropic requires
+/// one): the model's documented maximum for known families, a conservative
+/// 8192 for names the table does not know.
 pub fn default_max_tokens(model: &str) -> u32 {
     let m = model.strip_prefix("claude-").unwrap_or(model);
-    if m.starts_with("opus-4") {
+    let family = |prefix: &str| m.starts_with(prefix);
+    if family("opus-4-0") || family("opus-4-1") || m == "opus-4" || family("opus-4-2025") {
         32_000
-    } else if m.starts_with("sonnet-4") || m.starts_with("haiku-4") || m.starts_with("3-7-sonnet") {
+    } else if family("opus-4") || family("sonnet-4") || family("haiku-4") || family("3-7-sonnet") {
         64_000
-    } else if m.starts_with("3-5-") {
+    } else if family("opus-5") || family("sonnet-5") || family("haiku-5") {
+        32_000
+    } else if family("3-5-") {
         8_192
-    } else if m.starts_with("3-") {
+    } else if family("3-") {
         4_096
     } else {
         8_192

@@ -35,7 +35,7 @@ fn translate_err(body: Value) -> String {
 #[test]
 fn system_and_developer_are_hoisted_with_cache_control_and_turns_merged() {
     let out = translate(json!({
-        "model": "claude-sonnet-4-5",
+        "model": "claude-sonnet-4-6",
         "messages": [
             {"role": "system", "content": [{"type": "text", "text": "Long policy", "cache_control": {"type": "ephemeral"}}]},
             {"role": "user", "content": "first"},
@@ -69,6 +69,10 @@ fn system_and_developer_are_hoisted_with_cache_control_and_turns_merged() {
 #[test]
 fn max_tokens_defaults_per_model_and_client_values_win() {
     assert_eq!(default_max_tokens("claude-opus-4-1"), 32_000);
+    assert_eq!(default_max_tokens("claude-opus-4-20250514"), 32_000);
+    assert_eq!(default_max_tokens("claude-opus-4-8"), 64_000);
+    assert_eq!(default_max_tokens("claude-sonnet-5-5"), 32_000);
+    assert_eq!(default_max_tokens("claude-future-9"), 8_192);
     assert_eq!(default_max_tokens("claude-haiku-4-5"), 64_000);
     assert_eq!(default_max_tokens("claude-3-5-haiku-latest"), 8_192);
     assert_eq!(default_max_tokens("claude-3-haiku-20240307"), 4_096);
@@ -84,7 +88,7 @@ fn max_tokens_defaults_per_model_and_client_values_win() {
 #[test]
 fn tool_calls_and_results_translate_and_coalesce() {
     let out = translate(json!({
-        "model": "claude-sonnet-4-5",
+        "model": "claude-sonnet-4-6",
         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
             {"type": "function", "function": {"name": "get_time"}}],
@@ -126,7 +130,7 @@ fn tool_calls_and_results_translate_and_coalesce() {
 
 #[test]
 fn tool_arguments_must_be_a_json_object() {
-    let param = translate_err(json!({"model": "claude-sonnet-4-5", "messages": [
+    let param = translate_err(json!({"model": "claude-sonnet-4-6", "messages": [
         {"role": "user", "content": "x"},
         {"role": "assistant", "tool_calls": [{"id": "t", "type": "function", "function": {"name": "f", "arguments": "[1,2]"}}]}
     ]}));
@@ -136,7 +140,7 @@ fn tool_arguments_must_be_a_json_object() {
 #[test]
 fn tool_choice_maps_every_mode() {
     let with_choice = |choice: Value, parallel: Option<bool>| {
-        let mut body = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}],
+        let mut body = json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}],
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
             "tool_choice": choice});
         if let Some(p) = parallel {
@@ -166,7 +170,7 @@ fn tool_choice_maps_every_mode() {
     );
 
     // With tool blocks in the history the definitions stay and "none" is explicit.
-    let none_with_history = translate(json!({"model": "claude-sonnet-4-5", "tool_choice": "none",
+    let none_with_history = translate(json!({"model": "claude-sonnet-4-6", "tool_choice": "none",
     "tools": [{"type": "function", "function": {"name": "f"}}],
     "messages": [
         {"role": "user", "content": "x"},
@@ -177,7 +181,7 @@ fn tool_choice_maps_every_mode() {
     assert_eq!(none_with_history["tools"][0]["name"], "f");
 
     // parallel_tool_calls=false alone still disables parallel use.
-    let mut body = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}],
+    let mut body = json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}],
         "tools": [{"type": "function", "function": {"name": "f"}}], "parallel_tool_calls": false});
     assert_eq!(
         translate(body.clone())["tool_choice"],
@@ -190,7 +194,7 @@ fn tool_choice_maps_every_mode() {
 #[test]
 fn images_become_base64_or_url_sources() {
     let out = translate(
-        json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": [
+        json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": [
             {"type": "text", "text": "compare"},
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
             {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg", "detail": "high"}}
@@ -205,7 +209,7 @@ fn images_become_base64_or_url_sources() {
         ])
     );
     let param = translate_err(
-        json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": [
+        json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]}),
     );
     assert_eq!(param, "messages[0].content[0].image_url.url");
@@ -214,7 +218,7 @@ fn images_become_base64_or_url_sources() {
 #[test]
 fn sampling_stop_user_and_unsupported_fields() {
     let out = translate(
-        json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}],
+        json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}],
         "stop": "END", "user": "u-42", "temperature": 1.7, "top_p": 0.9, "top_k": 40, "seed": 1}),
     );
     assert_eq!(out["stop_sequences"], json!(["END"]));
@@ -224,18 +228,18 @@ fn sampling_stop_user_and_unsupported_fields() {
     assert_eq!(out["top_k"], 40);
     assert!(out.get("seed").is_none() && out.get("stream").is_none());
     let list = translate(
-        json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}], "stop": ["a", "b"]}),
+        json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}], "stop": ["a", "b"]}),
     );
     assert_eq!(list["stop_sequences"], json!(["a", "b"]));
     assert_eq!(
         translate_err(
-            json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}], "n": 2})
+            json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}], "n": 2})
         ),
         "n"
     );
     assert_eq!(
         translate_err(
-            json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}],
+            json!({"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": "x"}],
             "response_format": {"type": "json_object"}})
         ),
         "response_format"
@@ -245,7 +249,7 @@ fn sampling_stop_user_and_unsupported_fields() {
 #[test]
 fn response_translates_text_tools_stop_reasons_and_usage() {
     let response: MessagesResponse = serde_json::from_value(json!({
-        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6-20250929",
         "content": [
             {"type": "thinking", "thinking": "hmm", "signature": "sig"},
             {"type": "text", "text": "Let me check."},
@@ -258,7 +262,7 @@ fn response_translates_text_tools_stop_reasons_and_usage() {
     let out = serde_json::to_value(to_completion(response)).expect("serializes");
     assert_eq!(out["id"], "msg_01");
     assert_eq!(out["object"], "chat.completion");
-    assert_eq!(out["model"], "claude-sonnet-4-5-20250929");
+    assert_eq!(out["model"], "claude-sonnet-4-6-20250929");
     assert!(out["created"].as_u64().is_some());
     let choice = &out["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls");
@@ -330,7 +334,7 @@ fn tool_stream() -> Vec<(&'static str, Value)> {
         (
             "message_start",
             json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
-            "model": "claude-sonnet-4-5", "content": [], "stop_reason": null,
+            "model": "claude-sonnet-4-6", "content": [], "stop_reason": null,
             "usage": {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 0}}}),
         ),
         (
