@@ -66,6 +66,10 @@ def gateway_url(mock_url, tmp_path_factory):
         "GATEWAY_API_KEYS": CLIENT_KEY,
         "OPENAI_API_KEY": PROVIDER_KEY,
         "OPENAI_BASE_URL": f"{mock_url}/v1",
+        "ANTHROPIC_API_KEY": PROVIDER_KEY,
+        "ANTHROPIC_BASE_URL": mock_url,
+        "GEMINI_API_KEY": PROVIDER_KEY,
+        "GEMINI_BASE_URL": mock_url,
         "UPSTREAM_TIMEOUT_SECONDS": "5",
     }
     with open(log, "wb") as out:
@@ -85,3 +89,12 @@ def gateway_url(mock_url, tmp_path_factory):
 @pytest.fixture()
 def client(gateway_url):
     return openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=CLIENT_KEY, max_retries=0)
+
+
+MODELS = ["gpt-4o-mini", "claude-sonnet-4-6", "gemini-2.5-flash"]
+
+
+@pytest.fixture(params=MODELS)
+def model(request):
+    """Each test taking `model` runs once per provider."""
+    return request.param
