@@ -52,7 +52,11 @@ fn upstream(id: ProviderId) -> Upstream {
     Upstream {
         id,
         http: reqwest::Client::new(),
-        timeout: Duration::from_secs(30),
+        timeouts: llm_gateway::config::Timeouts {
+            first_byte: Duration::from_secs(30),
+            total: Duration::from_secs(30),
+            idle: Duration::from_secs(30),
+        },
         api_key: Secret::new("bench-key-0123456789"),
     }
 }

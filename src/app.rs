@@ -19,6 +19,8 @@ use crate::providers::http::Upstream;
 use crate::providers::openai::OpenAi;
 use crate::providers::{Provider, ProviderId};
 use crate::routing::Routes;
+use crate::routing::breaker::Breakers;
+use crate::routing::stats::Stats;
 
 /// Everything a request handler needs, cheap to clone.
 #[derive(Clone)]
@@ -29,6 +31,10 @@ pub struct AppState {
     pub routes: Arc<Routes>,
     /// Configured providers by id.
     pub providers: Arc<BTreeMap<ProviderId, Arc<dyn Provider>>>,
+    /// Circuit breakers per route.
+    pub breakers: Arc<Breakers>,
+    /// Latency and error statistics per route.
+    pub stats: Arc<Stats>,
 }
 
 impl AppState {
@@ -49,7 +55,7 @@ impl AppState {
             let upstream = Upstream {
                 id,
                 http: http.clone(),
-                timeout: config.upstream_timeout,
+                timeouts: provider.timeouts,
                 api_key: provider.api_key.clone(),
             };
             let adapter: Result<Arc<dyn Provider>, GatewayError> = match id {
@@ -67,6 +73,8 @@ impl AppState {
         }
         let routes = Routes::new(&config.file, providers.keys().copied())?;
         Ok(Self {
+            breakers: Arc::new(Breakers::new(config.breaker)),
+            stats: Arc::new(Stats::default()),
             config: Arc::new(config),
             routes: Arc::new(routes),
             providers: Arc::new(providers),
@@ -96,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(unknown_endpoint)
         .layer(middleware::from_fn(auth::request_id))

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::providers::ProviderId;
+use crate::routing::strategy::Strategy;
 
 /// A value that must never be printed (API keys).
 #[derive(Clone, PartialEq, Eq)]
@@ -59,6 +60,10 @@ pub struct ProviderConfig {
     pub api_key: Secret,
     /// Base URL without a trailing slash.
     pub base_url: String,
+    /// Time limits of its calls.
+    pub timeouts: Timeouts,
+    /// Retries on this provider before failing over.
+    pub max_retries: u32,
 }
 
 /// Log line format.
@@ -85,13 +90,115 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// Model aliases: `alias = "model"` or `alias = "provider/model"`.
+    /// Model aliases: `alias = "model"` or `alias = "provider/model"`; the
+    /// target keeps its default fallbacks.
     #[serde(default)]
     pub aliases: BTreeMap<String, String>,
+    /// Routes: `name = ["provider/model", …]`, an ordered fallback chain
+    /// used exactly as given. Replaces a built-in route of the same name.
+    #[serde(default)]
+    pub routes: BTreeMap<String, Vec<String>>,
+    /// Fallbacks for a model: `"gpt-4o" = ["anthropic/claude-sonnet-4-6"]`,
+    /// replacing its default cross-provider fallbacks.
+    #[serde(default)]
+    pub fallbacks: BTreeMap<String, Vec<String>>,
     /// Extra model ids to list in `GET /v1/models` (`provider/model` or a name
     /// the built-in rules route).
     #[serde(default)]
     pub models: Vec<String>,
+    /// Routing behaviour.
+    #[serde(default)]
+    pub routing: RoutingFile,
+    /// Per-provider timeouts and retries, by provider name.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderFile>,
+    /// Circuit breaker tuning.
+    #[serde(default)]
+    pub breaker: BreakerFile,
+}
+
+/// `[routing]` in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingFile {
+    /// The model name that asks for smart routing (default `smart-model`).
+    pub smart_alias: Option<String>,
+    /// Whether catalogued models fail over to the same tier at other
+    /// providers when no fallbacks are configured (default true).
+    pub cross_provider_fallbacks: Option<bool>,
+    /// Whether the built-in `flagship` and `fast` routes exist (default true).
+    pub builtin_routes: Option<bool>,
+}
+
+/// `[providers.NAME]` in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    /// Overrides `UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS`.
+    pub first_byte_timeout_seconds: Option<f64>,
+    /// Overrides `UPSTREAM_TIMEOUT_SECONDS`.
+    pub timeout_seconds: Option<f64>,
+    /// Overrides `UPSTREAM_IDLE_TIMEOUT_SECONDS`.
+    pub idle_timeout_seconds: Option<f64>,
+    /// Overrides `UPSTREAM_MAX_RETRIES`.
+    pub max_retries: Option<u32>,
+}
+
+/// `[breaker]` in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerFile {
+    /// Sliding window for the failure rate (default 60).
+    pub window_seconds: Option<f64>,
+    /// Fewest requests before the failure rate counts (default 10).
+    pub min_requests: Option<u32>,
+    /// Failure rate that opens the circuit (default 0.5).
+    pub failure_rate: Option<f64>,
+    /// Consecutive failures that open the circuit (default 5).
+    pub consecutive_failures: Option<u32>,
+    /// Open time before a half-open probe (default 30).
+    pub cooldown_seconds: Option<f64>,
+}
+
+/// Time limits for calls to one provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Until response headers and, for streams, the first content chunk.
+    pub first_byte: Duration,
+    /// A whole non-streaming call.
+    pub total: Duration,
+    /// The longest silence between stream chunks.
+    pub idle: Duration,
+}
+
+/// Retry and failover policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Default retries on the same provider after the first attempt.
+    pub max_retries: u32,
+    /// First backoff; doubles per retry, with full jitter.
+    pub base_backoff: Duration,
+    /// Cap on one backoff.
+    pub max_backoff: Duration,
+    /// Cap on an honoured `Retry-After`.
+    pub max_retry_after: Duration,
+    /// Bound on the whole request, retries and failover included.
+    pub deadline: Duration,
+}
+
+/// When a circuit opens and how long it stays open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// The sliding window outcomes are counted in.
+    pub window: Duration,
+    /// Fewest requests in the window before the failure rate counts.
+    pub min_requests: u32,
+    /// Failure rate that opens the circuit.
+    pub failure_rate: f64,
+    /// Consecutive failures that open the circuit.
+    pub consecutive_failures: u32,
+    /// How long an open circuit waits before a half-open probe.
+    pub cooldown: Duration,
 }
 
 /// The gateway's whole configuration.
@@ -105,11 +212,17 @@ pub struct Config {
     pub auth: AuthMode,
     /// `MAX_REQUEST_BYTES`: largest accepted request body.
     pub max_request_bytes: usize,
-    /// `UPSTREAM_TIMEOUT_SECONDS`: total time for a non-streaming upstream
-    /// call, and the longest silence allowed between stream chunks.
-    pub upstream_timeout: Duration,
     /// `UPSTREAM_CONNECT_TIMEOUT_SECONDS`.
     pub connect_timeout: Duration,
+    /// `UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS`, `UPSTREAM_TIMEOUT_SECONDS`,
+    /// `UPSTREAM_IDLE_TIMEOUT_SECONDS`: defaults for every provider.
+    pub timeouts: Timeouts,
+    /// `UPSTREAM_MAX_RETRIES`, `REQUEST_DEADLINE_SECONDS`, backoff settings.
+    pub retry: RetryPolicy,
+    /// `ROUTING_STRATEGY`: the strategy used when none is asked for.
+    pub strategy: Strategy,
+    /// Circuit breaker settings.
+    pub breaker: BreakerConfig,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
     pub shutdown_grace: Duration,
     /// `LOG_FORMAT`: `json` or `text`.
@@ -144,8 +257,31 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        let upstream_timeout = seconds(&var, "UPSTREAM_TIMEOUT_SECONDS", 300)?;
         let connect_timeout = seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?;
+        let timeouts = Timeouts {
+            first_byte: seconds(&var, "UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", 60)?,
+            total: seconds(&var, "UPSTREAM_TIMEOUT_SECONDS", 300)?,
+            idle: seconds(&var, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 60)?,
+        };
+        let retry = RetryPolicy {
+            max_retries: parse_var(&var, "UPSTREAM_MAX_RETRIES", "2", "a whole number")?,
+            base_backoff: millis(&var, "RETRY_BACKOFF_MS", 200)?,
+            max_backoff: millis(&var, "RETRY_MAX_BACKOFF_MS", 5_000)?,
+            max_retry_after: seconds(&var, "RETRY_AFTER_MAX_SECONDS", 20)?,
+            deadline: seconds(&var, "REQUEST_DEADLINE_SECONDS", 600)?,
+        };
+        if retry.max_retries > 10 {
+            return Err(ConfigError::new(
+                "UPSTREAM_MAX_RETRIES",
+                "must be at most 10",
+            ));
+        }
+        let strategy = parse_var(
+            &var,
+            "ROUTING_STRATEGY",
+            "balanced",
+            "one of cost, latency, balanced, capability",
+        )?;
         let shutdown_grace = seconds(&var, "SHUTDOWN_GRACE_SECONDS", 30)?;
 
         let log_format = match var("LOG_FORMAT").as_deref() {
@@ -177,36 +313,79 @@ impl Config {
             (_, None) => AuthMode::Unset,
         };
 
+        let file = match var("GATEWAY_CONFIG") {
+            Some(path) => load_file(PathBuf::from(path))?,
+            None => FileConfig::default(),
+        };
+        if let Some(name) = file
+            .providers
+            .keys()
+            .find(|n| ProviderId::from_prefix(n).is_none())
+        {
+            return Err(ConfigError::new(
+                "GATEWAY_CONFIG",
+                format!("[providers.{name}] is not one of openai, anthropic, google"),
+            ));
+        }
+        let breaker = breaker_config(&file.breaker)?;
+
         let mut providers = BTreeMap::new();
         for id in ProviderId::ALL {
             let found = id
                 .key_vars()
                 .iter()
                 .find_map(|name| var(name).map(|v| (*name, v)));
-            if let Some((name, key)) = found {
-                let (url_var, default_url) = id.base_url_var();
-                providers.insert(
-                    id,
-                    ProviderConfig {
-                        api_key: Secret::new(check_header_safe(name, key)?),
-                        base_url: base_url(&var, url_var, default_url)?,
-                    },
-                );
-            }
+            let Some((name, key)) = found else { continue };
+            let (url_var, default_url) = id.base_url_var();
+            let overrides = file
+                .providers
+                .iter()
+                .find(|(n, _)| ProviderId::from_prefix(n) == Some(id))
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default();
+            let field = |v: Option<f64>, field: &str, default: Duration| match v {
+                None => Ok(default),
+                Some(s) => checked_seconds(s).ok_or_else(|| {
+                    ConfigError::new(
+                        "GATEWAY_CONFIG",
+                        format!("[providers.{id}] {field} must be between 0 and 86400"),
+                    )
+                }),
+            };
+            let timeouts = Timeouts {
+                first_byte: field(
+                    overrides.first_byte_timeout_seconds,
+                    "first_byte_timeout_seconds",
+                    timeouts.first_byte,
+                )?,
+                total: field(overrides.timeout_seconds, "timeout_seconds", timeouts.total)?,
+                idle: field(
+                    overrides.idle_timeout_seconds,
+                    "idle_timeout_seconds",
+                    timeouts.idle,
+                )?,
+            };
+            providers.insert(
+                id,
+                ProviderConfig {
+                    api_key: Secret::new(check_header_safe(name, key)?),
+                    base_url: base_url(&var, url_var, default_url)?,
+                    timeouts,
+                    max_retries: overrides.max_retries.unwrap_or(retry.max_retries).min(10),
+                },
+            );
         }
-
-        let file = match var("GATEWAY_CONFIG") {
-            Some(path) => load_file(PathBuf::from(path))?,
-            None => FileConfig::default(),
-        };
 
         Ok(Self {
             host,
             port,
             auth,
             max_request_bytes,
-            upstream_timeout,
             connect_timeout,
+            timeouts,
+            retry,
+            strategy,
+            breaker,
             shutdown_grace,
             log_format,
             providers,
@@ -237,13 +416,45 @@ fn seconds(
     default: u64,
 ) -> Result<Duration, ConfigError> {
     let secs: f64 = parse_var(var, name, &default.to_string(), "a number of seconds")?;
-    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-        return Err(ConfigError::new(
-            name,
-            "must be between 0 and 86400 seconds",
-        ));
+    checked_seconds(secs)
+        .ok_or_else(|| ConfigError::new(name, "must be between 0 and 86400 seconds"))
+}
+
+fn millis(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let ms: u64 = parse_var(var, name, &default.to_string(), "a number of milliseconds")?;
+    if ms > 600_000 {
+        return Err(ConfigError::new(name, "must be at most 600000 ms"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(Duration::from_millis(ms))
+}
+
+fn checked_seconds(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs > 0.0 && secs <= 86_400.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn breaker_config(file: &BreakerFile) -> Result<BreakerConfig, ConfigError> {
+    let bad = |field: &str, rule: &str| {
+        ConfigError::new("GATEWAY_CONFIG", format!("[breaker] {field} {rule}"))
+    };
+    let secs = |v: Option<f64>, field: &str, default: f64| {
+        checked_seconds(v.unwrap_or(default))
+            .ok_or_else(|| bad(field, "must be between 0 and 86400"))
+    };
+    let failure_rate = file.failure_rate.unwrap_or(0.5);
+    if !(failure_rate > 0.0 && failure_rate <= 1.0) {
+        return Err(bad("failure_rate", "must be in (0, 1]"));
+    }
+    Ok(BreakerConfig {
+        window: secs(file.window_seconds, "window_seconds", 60.0)?,
+        min_requests: file.min_requests.unwrap_or(10).max(1),
+        failure_rate,
+        consecutive_failures: file.consecutive_failures.unwrap_or(5).max(1),
+        cooldown: secs(file.cooldown_seconds, "cooldown_seconds", 30.0)?,
+    })
 }
 
 fn base_url(
@@ -339,6 +550,9 @@ mod tests {
             ("GATEWAY_AUTH", "maybe"),
             ("GATEWAY_API_KEYS", "short"),
             ("UPSTREAM_TIMEOUT_SECONDS", "0"),
+            ("UPSTREAM_MAX_RETRIES", "50"),
+            ("ROUTING_STRATEGY", "fastest"),
+            ("RETRY_BACKOFF_MS", "soon"),
             ("GATEWAY_CONFIG", "/nonexistent/gateway.toml"),
         ] {
             let err = load(&[(var, value)]).expect_err(var);
@@ -385,6 +599,36 @@ mod tests {
             cfg.provider(ProviderId::Gemini).map(|p| p.api_key.expose()),
             Some("g1")
         );
+    }
+
+    #[test]
+    fn provider_overrides_and_breaker_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("gw-cfg-prov-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let file = dir.join("p.toml");
+        std::fs::write(
+            &file,
+            "[providers.anthropic]\nfirst_byte_timeout_seconds = 5\nmax_retries = 0\n[breaker]\ncooldown_seconds = 2\n",
+        )
+        .expect("write");
+        let cfg = load(&[
+            ("GATEWAY_CONFIG", file.to_str().expect("utf8")),
+            ("ANTHROPIC_API_KEY", "k"),
+            ("OPENAI_API_KEY", "k"),
+            ("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", "7"),
+        ])
+        .expect("valid");
+        let anthropic = cfg.provider(ProviderId::Anthropic).expect("anthropic");
+        assert_eq!(anthropic.timeouts.first_byte, Duration::from_secs(5));
+        assert_eq!(anthropic.max_retries, 0);
+        let openai = cfg.provider(ProviderId::OpenAi).expect("openai");
+        assert_eq!(openai.timeouts.first_byte, Duration::from_secs(7));
+        assert_eq!(openai.max_retries, 2);
+        assert_eq!(cfg.breaker.cooldown, Duration::from_secs(2));
+        std::fs::write(&file, "[providers.mistral]\nmax_retries = 1\n").expect("write");
+        let err = load(&[("GATEWAY_CONFIG", file.to_str().expect("utf8"))])
+            .expect_err("unknown provider");
+        assert!(err.message.contains("mistral"), "{err}");
     }
 
     #[test]

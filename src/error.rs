@@ -62,6 +62,9 @@ pub enum GatewayError {
         provider: ProviderId,
         detail: String,
     },
+    /// Every candidate provider failed; the summary says how.
+    #[error("all providers failed: {summary}")]
+    AllFailed { summary: String },
     /// A bug or an unexpected state inside the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -90,6 +93,7 @@ impl GatewayError {
             Self::UpstreamUnavailable { .. } | Self::UpstreamProtocol { .. } => {
                 StatusCode::BAD_GATEWAY
             }
+            Self::AllFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -143,6 +147,7 @@ impl GatewayError {
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamProtocol { .. } => "upstream_invalid_response",
+            Self::AllFailed { .. } => "all_providers_failed",
             Self::Internal(_) => "internal_error",
         })
     }

@@ -24,6 +24,8 @@ pub struct RequestLog {
     pub usage: Option<Usage>,
     /// Time until the first content chunk was sent (streams).
     pub first_token: Option<Duration>,
+    /// Upstream attempts, retries and failovers included.
+    pub attempts: usize,
     done: bool,
 }
 
@@ -40,6 +42,7 @@ impl RequestLog {
             model: None,
             usage: None,
             first_token: None,
+            attempts: 0,
             done: false,
         }
     }
@@ -75,6 +78,7 @@ impl RequestLog {
             provider = self.provider.map(ProviderId::as_str),
             model = self.model.as_deref(),
             stream = self.stream,
+            attempts = self.attempts,
             status,
             prompt_tokens = prompt,
             completion_tokens = completion,

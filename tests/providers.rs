@@ -216,7 +216,7 @@ async fn max_tokens_truncation_is_length() {
 
 #[tokio::test]
 async fn upstream_errors_from_every_provider() {
-    let h = Harness::start().await;
+    let h = Harness::without_failover(&[]).await;
     for (provider, model) in MODELS {
         for (directive, status) in [
             ("mock:status=429", 429),
@@ -268,7 +268,8 @@ async fn upstream_errors_from_every_provider() {
 #[tokio::test]
 async fn wrong_provider_keys_are_502_without_key_material() {
     let wrong = "sk-wrong-provider-key-abcdefgh";
-    let h = Harness::with_env(&[("ANTHROPIC_API_KEY", wrong), ("GOOGLE_API_KEY", wrong)]).await;
+    let h =
+        Harness::without_failover(&[("ANTHROPIC_API_KEY", wrong), ("GOOGLE_API_KEY", wrong)]).await;
     for (_, model) in &MODELS[1..] {
         let response = h.chat(&chat_body(model, "hi")).await;
         assert_eq!(response.status(), 502, "{model}");

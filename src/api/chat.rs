@@ -12,21 +12,29 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::error::Category;
 
-use crate::api::types::{ChatCompletion, ChatCompletionRequest, StreamOptions};
+use crate::api::types::{ChatCompletionRequest, StreamOptions};
 use crate::app::AppState;
 use crate::auth::{RequestId, Tenant};
 use crate::error::GatewayError;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
 use crate::request_log::RequestLog;
-use crate::routing::Route;
+use crate::routing::failover::{self, Output};
+use crate::routing::strategy::Strategy;
+use crate::routing::{self, Route};
 
 /// Header naming the provider that served the request.
 pub const PROVIDER_HEADER: &str = "x-gateway-provider";
 /// Header naming the upstream model that served the request.
 pub const MODEL_HEADER: &str = "x-gateway-model";
+/// Header counting the upstream attempts (retries and failovers included).
+pub const ATTEMPTS_HEADER: &str = "x-gateway-attempts";
+/// Header with the smart-routing decision.
+pub const ROUTING_HEADER: &str = "x-gateway-routing";
+/// Request header choosing a routing strategy.
+pub const STRATEGY_HEADER: &str = "x-routing-strategy";
 
-/// The handler: read, validate, route, call, relay.
+/// The handler: read, validate, plan, call with failover, relay.
 pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
@@ -39,43 +47,23 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         .get::<Tenant>()
         .map_or("", |t| t.0.as_str());
     let mut log = RequestLog::start(id, tenant, started);
-
-    let result = async {
-        let bytes = read_body(&parts.headers, body, state.config.max_request_bytes).await?;
-        let mut request = parse_request(&bytes)?;
-        log.requested(&request.model);
-        log.stream = request.is_stream();
-        let route = state.routes.resolve(&request.model)?;
-        log.provider = Some(route.provider);
-        log.model = Some(route.model.clone());
-        let wants_usage = prepare_upstream(&mut request, &route);
-        let provider = state.provider(route.provider).ok_or_else(|| {
-            GatewayError::Internal("routed to a provider without an adapter".into())
-        })?;
-        if request.is_stream() {
-            let chunks = provider.chat_stream(&request).await?;
-            Ok(Served::Stream(chunks, wants_usage, route))
-        } else {
-            let completion = provider.chat(&request).await?;
-            Ok(Served::Json(Box::new(completion), route))
-        }
-    }
-    .await;
-
-    match result {
-        Ok(Served::Json(completion, route)) => {
+    let mut meta = RouteMeta::default();
+    let result = serve(&state, &parts.headers, body, &mut log, &mut meta, started).await;
+    let mut response = match result {
+        Ok((Output::Json(completion), wants_usage)) => {
+            let _ = wants_usage;
             log.usage = completion.usage.clone();
-            let body = match serde_json::to_vec(&completion) {
-                Ok(body) => body,
-                Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
-            };
-            log.finish(200, None);
-            let mut response = (StatusCode::OK, body).into_response();
-            set_json(response.headers_mut());
-            set_route_headers(response.headers_mut(), &route);
-            response
+            match serde_json::to_vec(&completion) {
+                Ok(body) => {
+                    log.finish(200, None);
+                    let mut response = (StatusCode::OK, body).into_response();
+                    set_json(response.headers_mut());
+                    response
+                }
+                Err(e) => fail(log, GatewayError::Internal(e.to_string())),
+            }
         }
-        Ok(Served::Stream(chunks, wants_usage, route)) => {
+        Ok((Output::Stream(chunks), wants_usage)) => {
             let mut response = Response::new(Body::from_stream(relay(chunks, wants_usage, log)));
             let headers = response.headers_mut();
             headers.insert(
@@ -84,23 +72,105 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
             );
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            set_route_headers(headers, &route);
             response
         }
-        Err(e) => {
-            let route = log.provider.zip(log.model.clone());
-            let mut response = fail(log, e);
-            if let Some((provider, model)) = route {
-                set_route_headers(response.headers_mut(), &Route { provider, model });
+        Err(e) => fail(log, e),
+    };
+    meta.apply(response.headers_mut());
+    response
+}
+
+/// Routing facts reported in response headers.
+#[derive(Default)]
+struct RouteMeta {
+    route: Option<Route>,
+    attempts: usize,
+    decision: Option<String>,
+}
+
+impl RouteMeta {
+    fn apply(&self, headers: &mut HeaderMap) {
+        if let Some(route) = &self.route {
+            headers.insert(
+                PROVIDER_HEADER,
+                HeaderValue::from_static(route.provider.as_str()),
+            );
+            if let Ok(model) = HeaderValue::from_str(&route.model) {
+                headers.insert(MODEL_HEADER, model);
             }
-            response
+        }
+        if self.attempts > 0 {
+            headers.insert(ATTEMPTS_HEADER, HeaderValue::from(self.attempts));
+        }
+        if let Some(decision) = self
+            .decision
+            .as_deref()
+            .and_then(|d| HeaderValue::from_str(d).ok())
+        {
+            headers.insert(ROUTING_HEADER, decision);
         }
     }
 }
 
-enum Served {
-    Json(Box<ChatCompletion>, Route),
-    Stream(ChunkStream, bool, Route),
+/// The pipeline. Returns the answer and whether the client asked for the
+/// stream usage chunk.
+async fn serve(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    log: &mut RequestLog,
+    meta: &mut RouteMeta,
+    started: Instant,
+) -> Result<(Output, bool), GatewayError> {
+    let bytes = read_body(headers, body, state.config.max_request_bytes).await?;
+    let mut request = parse_request(&bytes)?;
+    log.requested(&request.model);
+    log.stream = request.is_stream();
+    let asked = requested_strategy(headers)?;
+    let plan = routing::plan(
+        &state.routes,
+        &state.stats,
+        &request,
+        asked,
+        state.config.strategy,
+    )?;
+    meta.decision = plan.decision.as_ref().map(|d| d.summary());
+    meta.route = plan.candidates.first().cloned();
+    let wants_usage = prepare_upstream(&mut request);
+    let deadline = started + state.config.retry.deadline;
+    let result = failover::run(state, &mut request, &plan.candidates, deadline).await;
+    let (output, route, attempts) = match result {
+        Ok(served) => (Ok(served.output), Some(served.route), served.attempts),
+        Err(failed) => (Err(failed.error), None, failed.attempts),
+    };
+    meta.attempts = attempts.iter().filter(|a| a.status != 0).count();
+    meta.route = route
+        .or_else(|| attempts.last().map(|a| a.route.clone()))
+        .or(meta.route.take());
+    log.attempts = meta.attempts;
+    if let Some(route) = &meta.route {
+        log.provider = Some(route.provider);
+        log.model = Some(route.model.clone());
+    }
+    Ok((output?, wants_usage))
+}
+
+/// The strategy asked for in `x-routing-strategy`, if any.
+fn requested_strategy(headers: &HeaderMap) -> Result<Option<Strategy>, GatewayError> {
+    let Some(value) = headers.get(STRATEGY_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse::<Strategy>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            GatewayError::invalid(
+                "the x-routing-strategy header must be one of cost, latency, balanced, capability",
+                Some(STRATEGY_HEADER.to_owned()),
+            )
+        })
 }
 
 fn fail(log: RequestLog, error: GatewayError) -> Response {
@@ -154,11 +224,10 @@ pub fn parse_request(bytes: &[u8]) -> Result<ChatCompletionRequest, GatewayError
     Ok(request)
 }
 
-/// Rewrites the request for the upstream: the provider's model name, and
-/// usage always requested on streams (cost needs it). Returns whether the
-/// client itself asked for the usage chunk.
-fn prepare_upstream(request: &mut ChatCompletionRequest, route: &Route) -> bool {
-    route.model.clone_into(&mut request.model);
+/// Asks the upstream for usage on every stream (cost needs it). Returns
+/// whether the client itself asked for the usage chunk. The model name is
+/// set per candidate by the failover loop.
+fn prepare_upstream(request: &mut ChatCompletionRequest) -> bool {
     let wants_usage = request.wants_stream_usage();
     if request.is_stream() {
         request
@@ -230,20 +299,9 @@ fn set_json(headers: &mut HeaderMap) {
     );
 }
 
-fn set_route_headers(headers: &mut HeaderMap, route: &Route) {
-    headers.insert(
-        PROVIDER_HEADER,
-        HeaderValue::from_static(route.provider.as_str()),
-    );
-    if let Ok(model) = HeaderValue::from_str(&route.model) {
-        headers.insert(MODEL_HEADER, model);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::ProviderId;
 
     #[test]
     fn parse_errors_name_the_field() {
@@ -275,23 +333,33 @@ mod tests {
 
     #[test]
     fn upstream_request_always_asks_for_stream_usage() {
-        let route = Route {
-            provider: ProviderId::OpenAi,
-            model: "gpt-4o-2024".into(),
-        };
         let mut req = parse_request(
             br#"{"model":"fast","messages":[{"role":"user","content":"x"}],"stream":true}"#,
         )
         .expect("valid");
-        assert!(!prepare_upstream(&mut req, &route));
-        assert_eq!(req.model, "gpt-4o-2024");
+        assert!(!prepare_upstream(&mut req));
         assert_eq!(req.stream_options.and_then(|o| o.include_usage), Some(true));
         let mut req = parse_request(br#"{"model":"x","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}"#)
             .expect("valid");
-        assert!(prepare_upstream(&mut req, &route));
+        assert!(prepare_upstream(&mut req));
         let mut req = parse_request(br#"{"model":"x","messages":[{"role":"user","content":"x"}]}"#)
             .expect("valid");
-        assert!(!prepare_upstream(&mut req, &route));
+        assert!(!prepare_upstream(&mut req));
         assert!(req.stream_options.is_none());
+    }
+
+    #[test]
+    fn strategy_header_is_checked() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(requested_strategy(&headers).ok(), Some(None));
+        headers.insert(STRATEGY_HEADER, HeaderValue::from_static("Cost"));
+        assert_eq!(
+            requested_strategy(&headers).ok(),
+            Some(Some(Strategy::Cost))
+        );
+        headers.insert(STRATEGY_HEADER, HeaderValue::from_static("cheapest"));
+        assert!(
+            matches!(requested_strategy(&headers), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == STRATEGY_HEADER)
+        );
     }
 }

@@ -39,3 +39,19 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     });
     (status, Json(body))
 }
+
+/// Provider statistics and breaker states per route.
+pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
+    let now = std::time::Instant::now();
+    let routes: serde_json::Map<String, Value> = state
+        .stats
+        .snapshot()
+        .into_iter()
+        .map(|(route, snapshot)| {
+            let mut value = serde_json::to_value(snapshot).unwrap_or(Value::Null);
+            value["breaker"] = json!(state.breakers.state(&route, now));
+            (route.to_string(), value)
+        })
+        .collect();
+    Json(json!({"routes": routes, "default_strategy": state.config.strategy.as_str()}))
+}

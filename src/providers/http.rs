@@ -1,13 +1,11 @@
 //! The HTTP side every adapter shares: one pooled client, timeouts, and the
 //! mapping of transport failures and error bodies to `GatewayError`.
 
-use std::time::Duration;
-
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 
 use super::{ProviderId, redact};
-use crate::config::Secret;
+use crate::config::{Secret, Timeouts};
 use crate::error::GatewayError;
 
 /// How an adapter reaches its provider.
@@ -17,9 +15,8 @@ pub struct Upstream {
     pub id: ProviderId,
     /// The process-wide pooled client.
     pub http: reqwest::Client,
-    /// Bound on a whole non-streaming call, on the wait for response headers,
-    /// and on each silence within a stream.
-    pub timeout: Duration,
+    /// Time limits of calls.
+    pub timeouts: Timeouts,
     /// The provider key (redacted from every message that leaves).
     pub api_key: Secret,
 }
@@ -32,12 +29,14 @@ impl Upstream {
         request: reqwest::RequestBuilder,
         stream: bool,
     ) -> Result<reqwest::Response, GatewayError> {
-        let request = if stream {
-            request
+        // Non-streaming answers arrive with their headers, so only the total
+        // bounds them; a stream must at least start within the first-byte limit.
+        let (request, headers_within) = if stream {
+            (request, self.timeouts.first_byte)
         } else {
-            request.timeout(self.timeout)
+            (request.timeout(self.timeouts.total), self.timeouts.total)
         };
-        let response = tokio::time::timeout(self.timeout, request.send())
+        let response = tokio::time::timeout(headers_within, request.send())
             .await
             .map_err(|_| GatewayError::UpstreamTimeout { provider: self.id })?
             .map_err(|e| self.transport_error(e))?;
@@ -46,7 +45,7 @@ impl Upstream {
         }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = tokio::time::timeout(self.timeout, response.bytes())
+        let body = tokio::time::timeout(self.timeouts.first_byte, response.bytes())
             .await
             .ok()
             .and_then(Result::ok)
@@ -179,12 +178,17 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn upstream(id: ProviderId, key: &str) -> Upstream {
         Upstream {
             id,
             http: reqwest::Client::new(),
-            timeout: Duration::from_secs(1),
+            timeouts: Timeouts {
+                first_byte: Duration::from_secs(1),
+                total: Duration::from_secs(1),
+                idle: Duration::from_secs(1),
+            },
             api_key: Secret::new(key),
         }
     }

@@ -138,7 +138,11 @@ mod tests {
             upstream: Upstream {
                 id: ProviderId::OpenAi,
                 http: reqwest::Client::new(),
-                timeout: Duration::from_secs(1),
+                timeouts: crate::config::Timeouts {
+                    first_byte: Duration::from_secs(1),
+                    total: Duration::from_secs(1),
+                    idle: Duration::from_secs(1),
+                },
                 api_key: Secret::new("sk-secret-0123456789"),
             },
         }

@@ -71,7 +71,8 @@ pub fn translate<T: StreamTranslator>(
                 if d.finished {
                     return None;
                 }
-                let step = match tokio::time::timeout(upstream.timeout, d.events.next()).await {
+                let step = match tokio::time::timeout(upstream.timeouts.idle, d.events.next()).await
+                {
                     Err(_) => Err(GatewayError::UpstreamTimeout {
                         provider: upstream.id,
                     }),

@@ -71,6 +71,8 @@ def gateway_url(mock_url, tmp_path_factory):
         "GEMINI_API_KEY": PROVIDER_KEY,
         "GEMINI_BASE_URL": mock_url,
         "UPSTREAM_TIMEOUT_SECONDS": "5",
+        "RETRY_BACKOFF_MS": "20",
+        "RETRY_MAX_BACKOFF_MS": "80",
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(GATEWAY_BIN)], env=env, stdout=out, stderr=subprocess.STDOUT)

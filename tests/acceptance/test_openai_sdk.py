@@ -163,9 +163,17 @@ def test_upstream_rate_limit_is_typed(client, model):
 
 
 def test_upstream_outage_is_a_server_error(client, model):
+    # Every provider fails (the fault is in the prompt): after retries and
+    # failover the client gets 503 naming each provider tried.
     with pytest.raises(openai.InternalServerError) as err:
         client.chat.completions.create(model=model, messages=[{"role": "user", "content": "mock:status=500"}])
-    assert err.value.status_code == 502
+    assert err.value.status_code == 503
+    assert err.value.body["code"] == "all_providers_failed"
+    for provider in ("openai/", "anthropic/", "google/"):
+        assert provider in err.value.body["message"]
+    # Up to 3 attempts per provider; fewer once earlier failures in this
+    # session have opened a circuit.
+    assert 3 <= int(err.value.response.headers["x-gateway-attempts"]) <= 9
 
 
 def test_mid_stream_cut_raises(client, model):

@@ -36,7 +36,33 @@ impl Harness {
         Self::with_env(&[]).await
     }
 
-    /// Like `start`, with extra or overriding settings.
+    /// OpenAI only, without retries: single-provider behaviour.
+    pub async fn openai_only() -> Self {
+        Self::with_env(&[
+            ("ANTHROPIC_API_KEY", ""),
+            ("GOOGLE_API_KEY", ""),
+            ("UPSTREAM_MAX_RETRIES", "0"),
+        ])
+        .await
+    }
+
+    /// All providers, but no retries and no cross-provider failover: each
+    /// provider's own error mapping.
+    pub async fn without_failover(extra: &[(&str, &str)]) -> Self {
+        let file = config_file(
+            "no-failover",
+            "[routing]\ncross_provider_fallbacks = false\n",
+        );
+        let mut env = vec![
+            ("GATEWAY_CONFIG", file.as_str()),
+            ("UPSTREAM_MAX_RETRIES", "0"),
+        ];
+        env.extend_from_slice(extra);
+        Self::with_env(&env).await
+    }
+
+    /// Like `start`, with extra or overriding settings (an empty value
+    /// removes a setting).
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
         let mock = recording_mock().await;
         let mut env: HashMap<String, String> = HashMap::from([
@@ -48,6 +74,9 @@ impl Harness {
             ("GOOGLE_API_KEY".into(), PROVIDER_KEY.into()),
             ("GEMINI_BASE_URL".into(), mock.url()),
             ("UPSTREAM_TIMEOUT_SECONDS".into(), "2".into()),
+            ("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS".into(), "2".into()),
+            ("RETRY_BACKOFF_MS".into(), "10".into()),
+            ("RETRY_MAX_BACKOFF_MS".into(), "40".into()),
             ("SHUTDOWN_GRACE_SECONDS".into(), "5".into()),
         ]);
         for (k, v) in extra {
@@ -189,4 +218,13 @@ pub fn parse_stream(body: &str) -> Streamed {
         s.chunks.push(chunk);
     }
     s
+}
+
+/// Writes a gateway TOML config for a test; returns its path.
+pub fn config_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("gw-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("config written");
+    path.to_string_lossy().into_owned()
 }

@@ -297,7 +297,11 @@ fn stream_upstream() -> Upstream {
     Upstream {
         id: ProviderId::Anthropic,
         http: reqwest::Client::new(),
-        timeout: Duration::from_secs(1),
+        timeouts: crate::config::Timeouts {
+            first_byte: Duration::from_secs(1),
+            total: Duration::from_secs(1),
+            idle: Duration::from_secs(1),
+        },
         api_key: Secret::new("sk-ant-secret-0123456789"),
     }
 }

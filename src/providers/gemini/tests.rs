@@ -307,7 +307,11 @@ fn run_stream(events: &[Value], end: bool) -> (Vec<Value>, Result<(), GatewayErr
     let upstream = Upstream {
         id: ProviderId::Gemini,
         http: reqwest::Client::new(),
-        timeout: Duration::from_secs(1),
+        timeouts: crate::config::Timeouts {
+            first_byte: Duration::from_secs(1),
+            total: Duration::from_secs(1),
+            idle: Duration::from_secs(1),
+        },
         api_key: Secret::new("gemini-secret-0123456789"),
     };
     let mut t = GeminiStream::new(upstream, "gemini-2.5-flash");

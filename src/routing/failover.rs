@@ -1,0 +1,250 @@
+//! Calls the candidates in order: retries with backoff on the same provider,
+//! then the next candidate; skips open circuits; never beyond the request's
+//! deadline. A stream is only handed to the client once it has produced real
+//! content, so everything before that can still fail over.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+use super::Route;
+use super::breaker::Admission;
+use super::retry::{Next, backoff, is_health_failure, next_step};
+use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
+use crate::app::AppState;
+use crate::error::GatewayError;
+use crate::providers::{ChunkStream, Provider};
+
+/// One try at one candidate.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The candidate tried.
+    pub route: Route,
+    /// `None` on success, else why it failed.
+    pub error: Option<String>,
+    /// HTTP-like status of the failure (0 when skipped).
+    pub status: u16,
+}
+
+/// What an upstream call produced.
+pub enum Output {
+    /// A complete answer.
+    Json(Box<ChatCompletion>),
+    /// A stream whose first content chunk is already in hand.
+    Stream(ChunkStream),
+}
+
+/// A successful run.
+pub struct Served {
+    /// The answer.
+    pub output: Output,
+    /// The candidate that produced it.
+    pub route: Route,
+    /// Every attempt, the successful one last.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A failed run.
+pub struct Failed {
+    /// The error for the client.
+    pub error: GatewayError,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Runs the request against `candidates` until one answers.
+pub async fn run(
+    state: &AppState,
+    request: &mut ChatCompletionRequest,
+    candidates: &[Route],
+    deadline: Instant,
+) -> Result<Served, Failed> {
+    let stream = request.is_stream();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut errors: Vec<GatewayError> = Vec::new();
+    'candidates: for route in candidates {
+        let (Some(provider), Some(settings)) = (
+            state.provider(route.provider),
+            state.config.provider(route.provider),
+        ) else {
+            continue;
+        };
+        route.model.clone_into(&mut request.model);
+        for retry in 0..=settings.max_retries {
+            if state.breakers.admit(route, Instant::now()) == Admission::Rejected {
+                attempts.push(Attempt {
+                    route: route.clone(),
+                    error: Some("circuit open".into()),
+                    status: 0,
+                });
+                continue 'candidates;
+            }
+            let started = Instant::now();
+            let Some(remaining) = deadline
+                .checked_duration_since(started)
+                .filter(|d| !d.is_zero())
+            else {
+                break 'candidates;
+            };
+            let result = tokio::time::timeout(
+                remaining,
+                attempt(provider, request, stream, settings.timeouts.first_byte),
+            )
+            .await
+            .unwrap_or(Err(GatewayError::UpstreamTimeout {
+                provider: route.provider,
+            }));
+            match result {
+                Ok((output, ttft)) => {
+                    state.breakers.record(route, true, Instant::now());
+                    state.stats.success(route, started.elapsed(), ttft);
+                    attempts.push(Attempt {
+                        route: route.clone(),
+                        error: None,
+                        status: 200,
+                    });
+                    return Ok(Served {
+                        output,
+                        route: route.clone(),
+                        attempts,
+                    });
+                }
+                Err(error) => {
+                    if is_health_failure(&error) {
+                        state.breakers.record(route, false, Instant::now());
+                    }
+                    state.stats.failure(route);
+                    tracing::info!(route = %route, retry, error = %error, "attempt failed");
+                    attempts.push(Attempt {
+                        route: route.clone(),
+                        error: Some(error.to_string()),
+                        status: error.status().as_u16(),
+                    });
+                    let step = next_step(&error);
+                    let retry_after = match &error {
+                        GatewayError::Upstream { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    errors.push(error);
+                    match step {
+                        Next::Stop => break 'candidates,
+                        Next::Failover => continue 'candidates,
+                        Next::Retry if retry < settings.max_retries => {
+                            let wait = backoff(&state.config.retry, retry, retry_after);
+                            if Instant::now() + wait >= deadline {
+                                continue 'candidates;
+                            }
+                            tokio::time::sleep(wait).await;
+                        }
+                        Next::Retry => continue 'candidates,
+                    }
+                }
+            }
+        }
+    }
+    Err(Failed {
+        error: final_error(errors, &attempts, deadline),
+        attempts,
+    })
+}
+
+/// The client's error once every candidate failed: a client error or the
+/// single candidate's own error as is; the last 429 when only rate limits
+/// were met; else 503 listing each attempted route and why.
+fn final_error(
+    mut errors: Vec<GatewayError>,
+    attempts: &[Attempt],
+    deadline: Instant,
+) -> GatewayError {
+    let routes_tried: std::collections::BTreeSet<&Route> =
+        attempts.iter().map(|a| &a.route).collect();
+    let skipped = attempts.iter().any(|a| a.status == 0);
+    let last = errors.pop();
+    match last {
+        Some(e) if next_step(&e) == Next::Stop => return e,
+        Some(e) if routes_tried.len() == 1 && !skipped => return e,
+        Some(e @ GatewayError::Upstream { status: 429, .. })
+            if errors
+                .iter()
+                .all(|e| matches!(e, GatewayError::Upstream { status: 429, .. })) =>
+        {
+            return e;
+        }
+        _ => {}
+    }
+    let mut summary: Vec<String> = Vec::new();
+    for route in &routes_tried {
+        let mine: Vec<&Attempt> = attempts.iter().filter(|a| &a.route == *route).collect();
+        let reason = mine
+            .last()
+            .and_then(|a| a.error.clone())
+            .unwrap_or_default();
+        let tries = mine.iter().filter(|a| a.status != 0).count();
+        summary.push(if tries > 1 {
+            format!("{route}: {reason} ({tries} attempts)")
+        } else {
+            format!("{route}: {reason}")
+        });
+    }
+    if Instant::now() >= deadline {
+        summary.push("request deadline exceeded".into());
+    }
+    if summary.is_empty() {
+        summary.push("no candidate could be tried".into());
+    }
+    GatewayError::AllFailed {
+        summary: summary.join("; "),
+    }
+}
+
+/// Whether a chunk carries something the client must see (text, a tool
+/// call, reasoning, a finish reason): the point of no return for failover.
+fn carries_content(chunk: &ChatCompletionChunk) -> bool {
+    chunk.choices.iter().any(|c| {
+        c.finish_reason.is_some()
+            || c.delta.content.as_deref().is_some_and(|t| !t.is_empty())
+            || c.delta.tool_calls.is_some()
+            || !c.delta.extra.is_empty()
+    }) || chunk.is_usage_only()
+}
+
+/// One call. For streams, waits (within `first_byte`) for the first content
+/// chunk, holding back preambles, so a failure before it is an ordinary error.
+async fn attempt(
+    provider: &Arc<dyn Provider>,
+    request: &ChatCompletionRequest,
+    stream: bool,
+    first_byte: Duration,
+) -> Result<(Output, Option<Duration>), GatewayError> {
+    if !stream {
+        let completion = provider.chat(request).await?;
+        return Ok((Output::Json(Box::new(completion)), None));
+    }
+    let started = Instant::now();
+    let timeout = || GatewayError::UpstreamTimeout {
+        provider: provider.id(),
+    };
+    let mut chunks = tokio::time::timeout(first_byte, provider.chat_stream(request))
+        .await
+        .map_err(|_| timeout())??;
+    let mut held = Vec::new();
+    loop {
+        let remaining = first_byte.saturating_sub(started.elapsed());
+        match tokio::time::timeout(remaining, chunks.next()).await {
+            Err(_) => return Err(timeout()),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(Some(Ok(chunk))) => {
+                let content = carries_content(&chunk);
+                held.push(chunk);
+                if content {
+                    break;
+                }
+            }
+        }
+    }
+    let ttft = started.elapsed();
+    let replay = futures_util::stream::iter(held.into_iter().map(Ok));
+    Ok((Output::Stream(Box::pin(replay.chain(chunks))), Some(ttft)))
+}
