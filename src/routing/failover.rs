@@ -205,7 +205,10 @@ fn carries_content(chunk: &ChatCompletionChunk) -> bool {
         c.finish_reason.is_some()
             || c.delta.content.as_deref().is_some_and(|t| !t.is_empty())
             || c.delta.tool_calls.is_some()
-            || !c.delta.extra.is_empty()
+            || c.delta
+                .extra
+                .values()
+                .any(|v| !(v.is_null() || v.as_str() == Some("")))
     }) || chunk.is_usage_only()
 }
 

@@ -23,6 +23,7 @@ pub const CLIENT_KEY: &str = "gw-client-key-0123456789";
 /// A gateway serving on loopback in this process, with its mock upstream.
 pub struct Harness {
     pub mock: MockUpstream,
+    pub state: AppState,
     pub addr: SocketAddr,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -91,11 +92,12 @@ impl Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(server::serve(listener, state, async {
+        let server = tokio::spawn(server::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         Self {
             mock,
+            state,
             addr,
             http: reqwest::Client::new(),
             stop: Some(stop),

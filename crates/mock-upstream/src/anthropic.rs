@@ -230,7 +230,7 @@ pub(crate) async fn messages(
         .find(|m| m["role"] == "user")
         .map(|m| text_of(&m["content"]))
         .unwrap_or_default();
-    let d = Directives::parse(&text);
+    let d = Directives::for_request(state, "anthropic", &text);
     if let Some(delay) = d.delay {
         tokio::time::sleep(delay).await;
     }

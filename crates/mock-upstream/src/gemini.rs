@@ -299,7 +299,7 @@ pub(crate) async fn generate(
         .and_then(|c| c.iter().rev().find(|c| c["role"] == "user"))
         .map(|c| text_of(&c["parts"]))
         .unwrap_or_default();
-    let d = Directives::parse(&text);
+    let d = Directives::for_request(state, "gemini", &text);
     if let Some(delay) = d.delay {
         tokio::time::sleep(delay).await;
     }

@@ -18,6 +18,8 @@
 //! | `mock:tool`            | call the first tool of the request                        |
 //! | `mock:words=N`         | answer with N words                                       |
 //! | `mock:inspect`         | answer with a JSON summary of what the mock received      |
+//! | `mock:flaky=N`         | apply the other faults only to the first N such requests  |
+//! | `…@openai` etc.        | apply a directive to one provider's endpoint only        |
 //!
 //! The answer is `Echo: <user text>`, split into one chunk per word when
 //! streamed. Routes: OpenAI `POST /v1/chat/completions` and `GET /v1/models`;
@@ -32,6 +34,7 @@ mod gemini;
 mod openai;
 mod script;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -91,9 +94,20 @@ pub struct MockState {
     release: watch::Sender<u64>,
     counter: AtomicU64,
     record: bool,
+    seen: Mutex<HashMap<String, u64>>,
 }
 
 impl MockState {
+    /// How often `key` was seen before; counts this sighting.
+    pub(crate) fn seen(&self, key: &str) -> u64 {
+        let Ok(mut seen) = self.seen.lock() else {
+            return 0;
+        };
+        let count = seen.entry(key.to_owned()).or_insert(0);
+        *count += 1;
+        *count - 1
+    }
+
     fn next_id(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::Relaxed)
     }

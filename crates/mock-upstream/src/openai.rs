@@ -187,7 +187,7 @@ pub(crate) async fn chat(
         ));
     }
     let text = last_user_text(&body);
-    let d = Directives::parse(&text);
+    let d = Directives::for_request(state, "openai", &text);
     if let Some(delay) = d.delay {
         tokio::time::sleep(delay).await;
     }
