@@ -63,7 +63,7 @@ def rss_kb(pid: int, field: str) -> int:
     return 0
 
 
-def start_gateway(gateway_bin: Path, mock_port: int):
+def start_gateway(gateway_bin: Path, mock_port: int, extra_env: dict | None = None):
     """Starts the gateway and measures the time from spawn to the first answered chat request."""
     port = free_port()
     env = {
@@ -72,7 +72,12 @@ def start_gateway(gateway_bin: Path, mock_port: int):
         "GATEWAY_API_KEYS": CLIENT_KEY,
         "OPENAI_API_KEY": PROVIDER_KEY,
         "OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
+        "ANTHROPIC_API_KEY": PROVIDER_KEY,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{mock_port}",
+        "GOOGLE_API_KEY": PROVIDER_KEY,
+        "GEMINI_BASE_URL": f"http://127.0.0.1:{mock_port}",
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        **(extra_env or {}),
     }
     log = open(ROOT / "bench" / "results" / "gateway.log", "wb")
     headers = {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"}
@@ -112,6 +117,46 @@ def load(oha: str, url: str, rate: int, duration: int, connections: int, auth: b
     }
 
 
+def timed_posts(port: int, model: str, text: str, n: int) -> list:
+    """Sequential requests on one keep-alive connection; latencies in ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"}
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": text}]})
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        out.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return out
+
+
+def pct(values: list, p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round((len(ordered) - 1) * p))]
+
+
+def failover_overhead(gateway_bin: Path, mock_port: int, n: int = 300) -> dict:
+    """Failover cost: a request whose first provider fails (no retries) against
+    the failed attempt alone plus a healthy request to the second provider."""
+    proc, port, _ = start_gateway(gateway_bin, mock_port, {"UPSTREAM_MAX_RETRIES": "0"})
+    try:
+        timed_posts(port, "claude-haiku-4-5", "warm up", 50)
+        failed = timed_posts(port, "openai/gpt-3.5-turbo", "fail mock:status=503", n)
+        healthy = timed_posts(port, "claude-haiku-4-5", "healthy", n)
+        failover = timed_posts(port, "gpt-4o-mini", "fail over mock:status=503@openai", n)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {
+        p: {"failed": pct(failed, q), "healthy": pct(healthy, q), "failover": pct(failover, q),
+            "extra": pct(failover, q) - pct(failed, q) - pct(healthy, q)}
+        for p, q in (("p50", 0.5), ("p99", 0.99))
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="1000,2000,5000")
@@ -142,6 +187,9 @@ def main() -> None:
             via = load(oha, gateway_url, rate, args.duration, args.connections, True)
             rows.append({"rate": rate, "direct": direct, "gateway": via})
         peak_rss = rss_kb(gateway.pid, "VmHWM")
+        gateway.terminate()
+        gateway.wait(timeout=30)
+        failover = failover_overhead(TARGET / "release" / "llm-gateway", mock_port)
     finally:
         gateway.terminate()
         mock.terminate()
@@ -158,7 +206,13 @@ def main() -> None:
         print(f"| {row['rate']} | {d['p50_ms']:.3f} / {d['p99_ms']:.3f} | {g['p50_ms']:.3f} / {g['p99_ms']:.3f} "
               f"| {g['p50_ms'] - d['p50_ms']:+.3f} / {g['p99_ms'] - d['p99_ms']:+.3f} "
               f"| {g['p99_ms'] / d['p99_ms']:.2f}x | {g['rps']:.0f} | {success:.2f}% |")
-    result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows}
+    print("\nfailover (sequential, one connection; ms): first provider answers 503, no retries")
+    print("| percentile | failed attempt alone | healthy request to the fallback | failover request | added by failover |")
+    print("|---|---|---|---|---|")
+    for p, v in failover.items():
+        print(f"| {p} | {v['failed']:.3f} | {v['healthy']:.3f} | {v['failover']:.3f} | {v['extra']:+.3f} |")
+    result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
+              "failover": failover}
     (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))
 
 
