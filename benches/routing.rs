@@ -29,13 +29,29 @@ fn bench(c: &mut Criterion) {
         "plan: smart-model over the whole catalogue (balanced)",
         |b| {
             b.iter(|| {
-                plan(&routes, &stats, black_box(&smart), None, Strategy::Balanced).expect("plan")
+                plan(
+                    &routes,
+                    |r| stats.latency_ms(r),
+                    black_box(&smart),
+                    None,
+                    Strategy::Balanced,
+                )
+                .expect("plan")
             })
         },
     );
     let chain = parse_request(&body("gpt-4o-mini")).expect("valid");
     c.bench_function("plan: a model and its fallback chain", |b| {
-        b.iter(|| plan(&routes, &stats, black_box(&chain), None, Strategy::Balanced).expect("plan"))
+        b.iter(|| {
+            plan(
+                &routes,
+                |r| stats.latency_ms(r),
+                black_box(&chain),
+                None,
+                Strategy::Balanced,
+            )
+            .expect("plan")
+        })
     });
 }
 

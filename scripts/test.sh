@@ -2,8 +2,8 @@
 # The whole test suite from a fresh clone: format and lint checks, Rust unit
 # and integration tests (mock upstreams, the Lambda door behind a Runtime API
 # emulator), then acceptance tests with the official OpenAI Python SDK.
-# Installs what it needs (a Python venv under .venv) and starts every server
-# itself on free loopback ports.
+# Installs what it needs (a Python venv under .venv, Redis Stack under
+# .tools) and starts every server itself on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,6 +15,13 @@ step() { printf '\n==> %s\n' "$*"; }
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "services: Redis Stack on a free loopback port"
+REDIS_DIR=$(mktemp -d)
+REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+trap 'infra/local/redis-stack.sh stop "$REDIS_DIR"' EXIT
+infra/local/redis-stack.sh start "$REDIS_PORT" "$REDIS_DIR"
+export REDIS_TEST_URL="redis://127.0.0.1:$REDIS_PORT"
 
 step "Rust unit and integration tests"
 cargo test --workspace --locked

@@ -18,9 +18,11 @@ use crate::providers::gemini::Gemini;
 use crate::providers::http::Upstream;
 use crate::providers::openai::OpenAi;
 use crate::providers::{Provider, ProviderId};
-use crate::routing::Routes;
+use crate::redis_client::RedisHandle;
 use crate::routing::breaker::Breakers;
+use crate::routing::shared::SharedHealth;
 use crate::routing::stats::Stats;
+use crate::routing::{Route, Routes};
 
 /// Everything a request handler needs, cheap to clone.
 #[derive(Clone)]
@@ -35,6 +37,10 @@ pub struct AppState {
     pub breakers: Arc<Breakers>,
     /// Latency and error statistics per route.
     pub stats: Arc<Stats>,
+    /// Redis, when `REDIS_URL` is set.
+    pub redis: Option<RedisHandle>,
+    /// Provider health shared across instances, when Redis is configured.
+    pub shared: Option<Arc<SharedHealth>>,
 }
 
 impl AppState {
@@ -72,13 +78,31 @@ impl AppState {
             providers.insert(id, adapter);
         }
         let routes = Routes::new(&config.file, providers.keys().copied())?;
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(RedisHandle::connect)
+            .transpose()?;
+        let shared = redis
+            .clone()
+            .map(|r| SharedHealth::new(r, config.breaker, config.shared_cache));
         Ok(Self {
+            redis,
+            shared,
             breakers: Arc::new(Breakers::new(config.breaker)),
             stats: Arc::new(Stats::default()),
             config: Arc::new(config),
             routes: Arc::new(routes),
             providers: Arc::new(providers),
         })
+    }
+
+    /// Measured latency of a route: all instances' when shared, else ours.
+    pub fn latency_ms(&self, route: &Route) -> Option<f64> {
+        let shared = self.shared.as_ref().map(|s| s.view(route));
+        shared
+            .and_then(|v| v.ttft_ema.or(v.latency_ema))
+            .or_else(|| self.stats.latency_ms(route))
     }
 
     /// The adapter for a provider, if configured.

@@ -223,6 +223,10 @@ pub struct Config {
     pub strategy: Strategy,
     /// Circuit breaker settings.
     pub breaker: BreakerConfig,
+    /// `REDIS_URL`: shared provider health (and, later, the semantic cache).
+    pub redis_url: Option<Secret>,
+    /// `SHARED_STATE_CACHE_MS`: how long shared health is cached locally.
+    pub shared_cache: Duration,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
     pub shutdown_grace: Duration,
     /// `LOG_FORMAT`: `json` or `text`.
@@ -328,6 +332,8 @@ impl Config {
             ));
         }
         let breaker = breaker_config(&file.breaker)?;
+        let redis_url = var("REDIS_URL").map(Secret::new);
+        let shared_cache = millis(&var, "SHARED_STATE_CACHE_MS", 1_000)?;
 
         let mut providers = BTreeMap::new();
         for id in ProviderId::ALL {
@@ -386,6 +392,8 @@ impl Config {
             retry,
             strategy,
             breaker,
+            redis_url,
+            shared_cache,
             shutdown_grace,
             log_format,
             providers,

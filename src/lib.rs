@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod lambda;
 pub mod providers;
+pub mod redis_client;
 pub mod request_log;
 pub mod routing;
 pub mod server;

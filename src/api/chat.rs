@@ -129,7 +129,7 @@ async fn serve(
     let asked = requested_strategy(headers)?;
     let plan = routing::plan(
         &state.routes,
-        &state.stats,
+        |r| state.latency_ms(r),
         &request,
         asked,
         state.config.strategy,

@@ -27,6 +27,13 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     for id in state.providers.keys() {
         checks.insert(id.as_str(), "ok".to_owned());
     }
+    if let Some(redis) = &state.redis {
+        let status = match redis.ping().await {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => format!("redis unreachable: {e}"),
+        };
+        checks.insert("redis", status);
+    }
     let ready = checks.values().all(|v| v == "ok");
     let status = if ready {
         StatusCode::OK
@@ -50,6 +57,17 @@ pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
         .map(|(route, snapshot)| {
             let mut value = serde_json::to_value(snapshot).unwrap_or(Value::Null);
             value["breaker"] = json!(state.breakers.state(&route, now));
+            if let Some(shared) = &state.shared {
+                let view = shared.view(&route);
+                value["shared"] = json!({
+                    "requests": view.requests,
+                    "errors": view.errors,
+                    "error_rate": view.error_rate,
+                    "latency_ema_ms": view.latency_ema,
+                    "ttft_ema_ms": view.ttft_ema,
+                    "breaker": if view.open_until.is_some_and(|t| now < t) { "open" } else { "closed" },
+                });
+            }
             (route.to_string(), value)
         })
         .collect();

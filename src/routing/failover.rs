@@ -72,7 +72,8 @@ pub async fn run(
         };
         route.model.clone_into(&mut request.model);
         for retry in 0..=settings.max_retries {
-            if state.breakers.admit(route, Instant::now()) == Admission::Rejected {
+            let shared_open = state.shared.as_ref().is_some_and(|s| s.is_open(route));
+            if shared_open || state.breakers.admit(route, Instant::now()) == Admission::Rejected {
                 attempts.push(Attempt {
                     route: route.clone(),
                     error: Some("circuit open".into()),
@@ -97,8 +98,12 @@ pub async fn run(
             }));
             match result {
                 Ok((output, ttft)) => {
+                    let elapsed = started.elapsed();
                     state.breakers.record(route, true, Instant::now());
-                    state.stats.success(route, started.elapsed(), ttft);
+                    state.stats.success(route, elapsed, ttft);
+                    if let Some(shared) = &state.shared {
+                        shared.record(route, true, false, Some(elapsed), ttft);
+                    }
                     attempts.push(Attempt {
                         route: route.clone(),
                         error: None,
@@ -111,10 +116,14 @@ pub async fn run(
                     });
                 }
                 Err(error) => {
-                    if is_health_failure(&error) {
+                    let health_failure = is_health_failure(&error);
+                    if health_failure {
                         state.breakers.record(route, false, Instant::now());
                     }
                     state.stats.failure(route);
+                    if let Some(shared) = &state.shared {
+                        shared.record(route, false, health_failure, None, None);
+                    }
                     tracing::info!(route = %route, retry, error = %error, "attempt failed");
                     attempts.push(Attempt {
                         route: route.clone(),

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod failover;
 pub mod retry;
 pub mod routes;
+pub mod shared;
 pub mod stats;
 pub mod strategy;
 
@@ -13,7 +14,6 @@ pub use routes::{Route, Routes};
 
 use crate::api::types::ChatCompletionRequest;
 use crate::error::GatewayError;
-use stats::Stats;
 use strategy::{Requirements, Scored, Strategy, rank};
 
 /// The ordered candidates for one request, and how they were chosen.
@@ -59,7 +59,7 @@ impl Decision {
 /// images, JSON mode, context length).
 pub fn plan(
     routes: &Routes,
-    stats: &Stats,
+    latency_ms: impl Fn(&Route) -> Option<f64>,
     request: &ChatCompletionRequest,
     asked: Option<Strategy>,
     default: Strategy,
@@ -73,7 +73,7 @@ pub fn plan(
             routes.candidates(&request.model)?
         };
         let strategy = asked.unwrap_or(default);
-        let ranked = rank(&pool, &needs, strategy, |r| stats.latency_ms(r));
+        let ranked = rank(&pool, &needs, strategy, latency_ms);
         if ranked.is_empty() {
             return Err(GatewayError::invalid(
                 "no configured model can serve this request (check images, response_format and context length)",

@@ -230,3 +230,28 @@ pub fn config_file(name: &str, text: &str) -> String {
     std::fs::write(&path, text).expect("config written");
     path.to_string_lossy().into_owned()
 }
+
+/// A Redis Stack URL for tests: `REDIS_TEST_URL` when the test command
+/// started one, else one started here (once per test binary) with
+/// `infra/local/redis-stack.sh` on a free port.
+pub fn redis_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("REDIS_TEST_URL") {
+            return url;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let root = env!("CARGO_MANIFEST_DIR");
+        let dir = format!("{root}/target/test-redis-{port}");
+        let status = std::process::Command::new(format!("{root}/infra/local/redis-stack.sh"))
+            .args(["start", &port.to_string(), &dir])
+            .status()
+            .expect("redis-stack.sh runs");
+        assert!(status.success(), "Redis Stack started");
+        format!("redis://127.0.0.1:{port}")
+    })
+    .clone()
+}
