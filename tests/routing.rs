@@ -330,3 +330,24 @@ async fn models_list_includes_routes_and_the_smart_alias() {
         assert!(ids.contains(&id), "{id} in {ids:?}");
     }
 }
+
+#[tokio::test]
+async fn a_stream_that_goes_silent_hits_the_idle_timeout() {
+    let h = Harness::with_env(&[("UPSTREAM_IDLE_TIMEOUT_SECONDS", "0.3")]).await;
+    let started = Instant::now();
+    let (response, ()) = stream_body(&h, "a b c mock:chunk_delay_ms=2000").await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the first content chunk came in time"
+    );
+    let s = parse_stream(&response.text().await.expect("body"));
+    assert!(!s.done, "no clean end");
+    let last = s.chunks.last().expect("chunks");
+    assert_eq!(last["error"]["code"], "upstream_timeout", "{last}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
