@@ -53,12 +53,17 @@ impl Upstream {
         Err(self.error_from_body(status, &headers, &body))
     }
 
-    /// Reads a whole 2xx body.
-    pub async fn read_body(
+    /// Reads a whole 2xx body as `T`; a body that is not `T` is a protocol error.
+    pub async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
         response: reqwest::Response,
-    ) -> Result<bytes::Bytes, GatewayError> {
-        response.bytes().await.map_err(|e| self.transport_error(e))
+    ) -> Result<T, GatewayError> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| self.protocol(format!("unexpected response body: {e}")))
     }
 
     /// Maps an error status and body. All three providers put a message at

@@ -113,6 +113,23 @@ pub trait Provider: Send + Sync {
     ) -> Result<ChunkStream, GatewayError>;
 }
 
+/// A 400 naming the OpenAI field a translation cannot express.
+pub(crate) fn invalid_field(param: String, message: &str) -> GatewayError {
+    GatewayError::invalid(format!("'{param}' {message}"), Some(param))
+}
+
+/// Tool-call arguments as a JSON object (`""` counts as `{}`); `None` when
+/// they are not an object, which neither Anthropic nor Gemini accept.
+pub(crate) fn arguments_object(arguments: &str) -> Option<serde_json::Value> {
+    if arguments.trim().is_empty() {
+        return Some(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    match serde_json::from_str::<serde_json::Value>(arguments).ok()? {
+        v @ serde_json::Value::Object(_) => Some(v),
+        _ => None,
+    }
+}
+
 /// Removes every occurrence of `secret` from `text` (provider messages can
 /// echo parts of a key).
 pub fn redact(text: &str, secret: &str) -> String {

@@ -57,11 +57,7 @@ impl Provider for OpenAi {
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {
         let response = self.send(request, false).await?;
-        let bytes = self.upstream.read_body(response).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            self.upstream
-                .protocol(format!("unexpected completion body: {e}"))
-        })
+        self.upstream.read_json(response).await
     }
 
     async fn chat_stream(

@@ -65,11 +65,7 @@ impl Provider for Anthropic {
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {
         let response = self.send(request, false).await?;
-        let bytes = self.upstream.read_body(response).await?;
-        let parsed: MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            self.upstream
-                .protocol(format!("unexpected messages body: {e}"))
-        })?;
+        let parsed: MessagesResponse = self.upstream.read_json(response).await?;
         Ok(to_completion(parsed))
     }
 

@@ -9,6 +9,7 @@ use crate::api::types::{
 };
 use crate::error::GatewayError;
 use crate::providers::media::{Image, parse_image};
+use crate::providers::{arguments_object, invalid_field};
 
 /// `POST /v1/messages` body.
 #[derive(Debug, Serialize)]
@@ -125,10 +126,6 @@ pub fn default_max_tokens(model: &str) -> u32 {
     }
 }
 
-fn invalid(param: String, message: &str) -> GatewayError {
-    GatewayError::invalid(format!("'{param}' {message}"), Some(param))
-}
-
 /// Builds the Anthropic request. Errors name the OpenAI field that cannot
 /// be expressed.
 pub fn to_anthropic<'a>(
@@ -136,13 +133,13 @@ pub fn to_anthropic<'a>(
     stream: bool,
 ) -> Result<MessagesRequest<'a>, GatewayError> {
     if req.n.is_some_and(|n| n > 1) {
-        return Err(invalid("n".into(), "must be 1 for anthropic models"));
+        return Err(invalid_field("n".into(), "must be 1 for anthropic models"));
     }
     if matches!(
         req.response_format,
         Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. })
     ) {
-        return Err(invalid(
+        return Err(invalid_field(
             "response_format".into(),
             "JSON mode is not supported by anthropic models; use an openai or gemini model",
         ));
@@ -164,8 +161,8 @@ pub fn to_anthropic<'a>(
                     blocks.push(Block::ToolUse {
                         id: &call.id,
                         name: &call.function.name,
-                        input: parse_arguments(&call.function.arguments).ok_or_else(|| {
-                            invalid(
+                        input: arguments_object(&call.function.arguments).ok_or_else(|| {
+                            invalid_field(
                                 format!("messages[{i}].tool_calls[{j}].function.arguments"),
                                 "must be a JSON object",
                             )
@@ -176,10 +173,9 @@ pub fn to_anthropic<'a>(
             }
             Role::Tool => {
                 has_tool_blocks = true;
-                let id = m
-                    .tool_call_id
-                    .as_deref()
-                    .ok_or_else(|| invalid(format!("messages[{i}].tool_call_id"), "is required"))?;
+                let id = m.tool_call_id.as_deref().ok_or_else(|| {
+                    invalid_field(format!("messages[{i}].tool_call_id"), "is required")
+                })?;
                 let content = content_blocks(m.content.as_ref(), i)?;
                 (
                     "user",
@@ -190,7 +186,7 @@ pub fn to_anthropic<'a>(
                 )
             }
             Role::Function => {
-                return Err(invalid(
+                return Err(invalid_field(
                     format!("messages[{i}].role"),
                     "'function' is deprecated; use 'tool'",
                 ));
@@ -208,7 +204,7 @@ pub fn to_anthropic<'a>(
         }
     }
     if messages.is_empty() {
-        return Err(invalid(
+        return Err(invalid_field(
             "messages".into(),
             "must contain a user or assistant message",
         ));
@@ -275,22 +271,11 @@ pub fn to_anthropic<'a>(
     })
 }
 
-/// Tool-call arguments as a JSON object (`""` counts as `{}`).
-fn parse_arguments(arguments: &str) -> Option<Value> {
-    if arguments.trim().is_empty() {
-        return Some(Value::Object(Map::new()));
-    }
-    match serde_json::from_str::<Value>(arguments).ok()? {
-        v @ Value::Object(_) => Some(v),
-        _ => None,
-    }
-}
-
 /// Text-only content (system prompts, assistant text); empty text is dropped.
 fn text_blocks(content: Option<&MessageContent>, i: usize) -> Result<Vec<Block<'_>>, GatewayError> {
     let blocks = content_blocks(content, i)?;
     if blocks.iter().any(|b| !matches!(b, Block::Text { .. })) {
-        return Err(invalid(
+        return Err(invalid_field(
             format!("messages[{i}].content"),
             "may only contain text for this role",
         ));
@@ -327,7 +312,7 @@ fn content_blocks(
                             }
                             Some(Image::Url { url, .. }) => ImageSource::Url { url },
                             None => {
-                                return Err(invalid(
+                                return Err(invalid_field(
                                     format!("messages[{i}].content[{j}].image_url.url"),
                                     "must be a base64 data URI or an http(s) URL",
                                 ));
@@ -336,7 +321,7 @@ fn content_blocks(
                         blocks.push(Block::Image { source });
                     }
                     _ => {
-                        return Err(invalid(
+                        return Err(invalid_field(
                             format!("messages[{i}].content[{j}].type"),
                             "is not supported by anthropic models (text and image_url are)",
                         ));

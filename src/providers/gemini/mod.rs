@@ -81,11 +81,7 @@ impl Provider for Gemini {
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {
         let response = self.send(request, false).await?;
-        let bytes = self.upstream.read_body(response).await?;
-        let parsed: GenerateContentResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            self.upstream
-                .protocol(format!("unexpected generateContent body: {e}"))
-        })?;
+        let parsed: GenerateContentResponse = self.upstream.read_json(response).await?;
         Ok(to_completion(parsed, &request.model))
     }
 

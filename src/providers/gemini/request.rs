@@ -11,6 +11,7 @@ use crate::api::types::{
 };
 use crate::error::GatewayError;
 use crate::providers::media::{Image, parse_image};
+use crate::providers::{arguments_object, invalid_field};
 
 /// Signature Gemini accepts in place of a lost thought signature (histories
 /// from other models or clients that dropped it).
@@ -168,10 +169,6 @@ impl GenerationConfig<'_> {
     }
 }
 
-fn invalid(param: String, message: &str) -> GatewayError {
-    GatewayError::invalid(format!("'{param}' {message}"), Some(param))
-}
-
 /// Builds the Gemini request. Errors name the OpenAI field at fault.
 pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'_>, GatewayError> {
     let needs_signature = req.model.starts_with("gemini-3");
@@ -184,7 +181,7 @@ pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'
             Role::System | Role::Developer => {
                 let parts = content_parts(m.content.as_ref(), i)?;
                 if parts.iter().any(|p| p.text.is_none()) {
-                    return Err(invalid(
+                    return Err(invalid_field(
                         format!("messages[{i}].content"),
                         "may only contain text for this role",
                     ));
@@ -197,8 +194,8 @@ pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'
                 let mut parts = content_parts(m.content.as_ref(), i)?;
                 for (j, call) in m.tool_calls.iter().flatten().enumerate() {
                     call_names.insert(&call.id, &call.function.name);
-                    let args = parse_arguments(&call.function.arguments).ok_or_else(|| {
-                        invalid(
+                    let args = arguments_object(&call.function.arguments).ok_or_else(|| {
+                        invalid_field(
                             format!("messages[{i}].tool_calls[{j}].function.arguments"),
                             "must be a JSON object",
                         )
@@ -223,7 +220,7 @@ pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'
                     .copied()
                     .or(m.name.as_deref())
                     .ok_or_else(|| {
-                        invalid(
+                        invalid_field(
                             format!("messages[{i}].tool_call_id"),
                             "does not match a tool call of an earlier assistant message",
                         )
@@ -245,7 +242,7 @@ pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'
                 ("user", vec![part])
             }
             Role::Function => {
-                return Err(invalid(
+                return Err(invalid_field(
                     format!("messages[{i}].role"),
                     "'function' is deprecated; use 'tool'",
                 ));
@@ -260,7 +257,7 @@ pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'
         }
     }
     if contents.is_empty() {
-        return Err(invalid(
+        return Err(invalid_field(
             "messages".into(),
             "must contain a user or assistant message",
         ));
@@ -347,17 +344,6 @@ fn thought_signature(extra: &Map<String, Value>) -> Option<&str> {
         .as_str()
 }
 
-/// Tool-call arguments as a JSON object (`""` counts as `{}`).
-fn parse_arguments(arguments: &str) -> Option<Value> {
-    if arguments.trim().is_empty() {
-        return Some(Value::Object(Map::new()));
-    }
-    match serde_json::from_str::<Value>(arguments).ok()? {
-        v @ Value::Object(_) => Some(v),
-        _ => None,
-    }
-}
-
 /// Text, inline images and image URLs; empty text is dropped.
 fn content_parts(
     content: Option<&MessageContent>,
@@ -398,7 +384,7 @@ fn content_parts(
                                 ..Part::default()
                             },
                             None => {
-                                return Err(invalid(
+                                return Err(invalid_field(
                                     format!("messages[{i}].content[{j}].image_url.url"),
                                     "must be a base64 data URI or an http(s) URL",
                                 ));
@@ -406,7 +392,7 @@ fn content_parts(
                         })
                     }
                     _ => {
-                        return Err(invalid(
+                        return Err(invalid_field(
                             format!("messages[{i}].content[{j}].type"),
                             "is not supported by gemini models (text and image_url are)",
                         ));
