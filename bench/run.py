@@ -77,6 +77,7 @@ def start_gateway(gateway_bin: Path, mock_port: int, extra_env: dict | None = No
         "GOOGLE_API_KEY": PROVIDER_KEY,
         "GEMINI_BASE_URL": f"http://127.0.0.1:{mock_port}",
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        "CACHE_ENABLED": "false",
         **(extra_env or {}),
     }
     log = open(ROOT / "bench" / "results" / "gateway.log", "wb")

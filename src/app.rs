@@ -11,6 +11,12 @@ use axum::routing::{get, post};
 
 use crate::api::{chat, models, ops};
 use crate::auth::{self, Authenticator};
+use crate::cache::SemanticCache;
+use crate::cache::embed::{Embedder, LocalEmbedder, OpenAiEmbedder};
+use crate::cache::index::VectorIndex;
+use crate::cache::memory::MemoryIndex;
+use crate::cache::redis::RedisIndex;
+use crate::config::Embeddings;
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
 use crate::providers::anthropic::Anthropic;
@@ -41,6 +47,8 @@ pub struct AppState {
     pub redis: Option<RedisHandle>,
     /// Provider health shared across instances, when Redis is configured.
     pub shared: Option<Arc<SharedHealth>>,
+    /// The semantic cache, when enabled.
+    pub cache: Option<Arc<SemanticCache>>,
 }
 
 impl AppState {
@@ -86,7 +94,38 @@ impl AppState {
         let shared = redis
             .clone()
             .map(|r| SharedHealth::new(r, config.breaker, config.shared_cache));
+        let cache = config.cache.as_ref().map(|c| {
+            let embedder: Arc<dyn Embedder> =
+                match (&c.embeddings, config.provider(ProviderId::OpenAi)) {
+                    (Embeddings::OpenAi, Some(openai)) => Arc::new(OpenAiEmbedder::new(
+                        http.clone(),
+                        &openai.base_url,
+                        openai.api_key.clone(),
+                    )),
+                    (Embeddings::Local(dir), _) => Arc::new(LocalEmbedder::start(dir.clone())),
+                    // Config validation requires the OpenAI key for `openai`.
+                    (Embeddings::OpenAi, None) => {
+                        Arc::new(LocalEmbedder::start("models/all-MiniLM-L6-v2".into()))
+                    }
+                };
+            let index: Arc<dyn VectorIndex> = match &redis {
+                Some(redis) => Arc::new(RedisIndex::new(
+                    redis.clone(),
+                    embedder.id(),
+                    embedder.dim(),
+                )),
+                None => Arc::new(MemoryIndex::new(c.max_entries)),
+            };
+            Arc::new(SemanticCache::new(
+                embedder,
+                index,
+                c.threshold,
+                c.ttl,
+                c.lookup_timeout,
+            ))
+        });
         Ok(Self {
+            cache,
             redis,
             shared,
             breakers: Arc::new(Breakers::new(config.breaker)),

@@ -160,6 +160,30 @@ pub struct BreakerFile {
     pub cooldown_seconds: Option<f64>,
 }
 
+/// Which embedder the semantic cache uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Embeddings {
+    /// all-MiniLM-L6-v2 in process, from this directory.
+    Local(PathBuf),
+    /// OpenAI `text-embedding-3-small` (needs `OPENAI_API_KEY`).
+    OpenAi,
+}
+
+/// Semantic cache settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    /// `EMBEDDINGS` (`local` or `openai`) and `EMBEDDING_MODEL_DIR`.
+    pub embeddings: Embeddings,
+    /// `CACHE_SIMILARITY_THRESHOLD`: largest cosine distance of a hit.
+    pub threshold: f32,
+    /// `CACHE_TTL_SECONDS`: entry lifetime.
+    pub ttl: Duration,
+    /// `CACHE_LOOKUP_TIMEOUT_MS`: bound on embedding + search.
+    pub lookup_timeout: Duration,
+    /// `CACHE_MAX_ENTRIES`: bound on the in-memory index.
+    pub max_entries: usize,
+}
+
 /// Time limits for calls to one provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -227,6 +251,8 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// `SHARED_STATE_CACHE_MS`: how long shared health is cached locally.
     pub shared_cache: Duration,
+    /// The semantic cache, `None` when `CACHE_ENABLED=false`.
+    pub cache: Option<CacheConfig>,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
     pub shutdown_grace: Duration,
     /// `LOG_FORMAT`: `json` or `text`.
@@ -334,6 +360,7 @@ impl Config {
         let breaker = breaker_config(&file.breaker)?;
         let redis_url = var("REDIS_URL").map(Secret::new);
         let shared_cache = millis(&var, "SHARED_STATE_CACHE_MS", 1_000)?;
+        let cache = cache_config(&var)?;
 
         let mut providers = BTreeMap::new();
         for id in ProviderId::ALL {
@@ -394,6 +421,7 @@ impl Config {
             breaker,
             redis_url,
             shared_cache,
+            cache,
             shutdown_grace,
             log_format,
             providers,
@@ -426,6 +454,60 @@ fn seconds(
     let secs: f64 = parse_var(var, name, &default.to_string(), "a number of seconds")?;
     checked_seconds(secs)
         .ok_or_else(|| ConfigError::new(name, "must be between 0 and 86400 seconds"))
+}
+
+fn cache_config(var: &impl Fn(&str) -> Option<String>) -> Result<Option<CacheConfig>, ConfigError> {
+    let enabled = match var("CACHE_ENABLED").as_deref() {
+        None | Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "CACHE_ENABLED",
+                format!("'{other}' is not true or false"),
+            ));
+        }
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let embeddings = match var("EMBEDDINGS").as_deref() {
+        None | Some("local") => Embeddings::Local(PathBuf::from(
+            var("EMBEDDING_MODEL_DIR").unwrap_or_else(|| "models/all-MiniLM-L6-v2".to_owned()),
+        )),
+        Some("openai") if var("OPENAI_API_KEY").is_some() => Embeddings::OpenAi,
+        Some("openai") => {
+            return Err(ConfigError::new(
+                "EMBEDDINGS",
+                "is openai but OPENAI_API_KEY is not set",
+            ));
+        }
+        Some(other) => {
+            return Err(ConfigError::new(
+                "EMBEDDINGS",
+                format!("'{other}' is not one of local, openai"),
+            ));
+        }
+    };
+    let threshold: f32 = parse_var(
+        var,
+        "CACHE_SIMILARITY_THRESHOLD",
+        "0.15",
+        "a cosine distance",
+    )?;
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(ConfigError::new(
+            "CACHE_SIMILARITY_THRESHOLD",
+            "must be between 0 and 1",
+        ));
+    }
+    let max_entries: usize = parse_var(var, "CACHE_MAX_ENTRIES", "10000", "a whole number")?;
+    Ok(Some(CacheConfig {
+        embeddings,
+        threshold,
+        ttl: seconds(var, "CACHE_TTL_SECONDS", 86_400)?,
+        lookup_timeout: millis(var, "CACHE_LOOKUP_TIMEOUT_MS", 250)?,
+        max_entries: max_entries.max(1),
+    }))
 }
 
 fn millis(
@@ -561,6 +643,9 @@ mod tests {
             ("UPSTREAM_MAX_RETRIES", "50"),
             ("ROUTING_STRATEGY", "fastest"),
             ("RETRY_BACKOFF_MS", "soon"),
+            ("CACHE_ENABLED", "maybe"),
+            ("CACHE_SIMILARITY_THRESHOLD", "2"),
+            ("EMBEDDINGS", "openai"),
             ("GATEWAY_CONFIG", "/nonexistent/gateway.toml"),
         ] {
             let err = load(&[(var, value)]).expect_err(var);

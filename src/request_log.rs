@@ -26,6 +26,8 @@ pub struct RequestLog {
     pub first_token: Option<Duration>,
     /// Upstream attempts, retries and failovers included.
     pub attempts: usize,
+    /// `hit`, `miss`, `bypass`, or `off`.
+    pub cache: &'static str,
     done: bool,
 }
 
@@ -43,6 +45,7 @@ impl RequestLog {
             usage: None,
             first_token: None,
             attempts: 0,
+            cache: "off",
             done: false,
         }
     }
@@ -79,6 +82,7 @@ impl RequestLog {
             model = self.model.as_deref(),
             stream = self.stream,
             attempts = self.attempts,
+            cache = self.cache,
             status,
             prompt_tokens = prompt,
             completion_tokens = completion,

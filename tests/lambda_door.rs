@@ -31,6 +31,7 @@ fn spawn_gateway(api: &RuntimeApi, mock: &MockUpstream, client_keys: Option<&str
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("OPENAI_API_KEY", PROVIDER_KEY)
         .env("OPENAI_BASE_URL", mock.openai_base())
+        .env("CACHE_ENABLED", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     if let Some(keys) = client_keys {

@@ -12,9 +12,11 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::error::Category;
 
-use crate::api::types::{ChatCompletionRequest, StreamOptions};
+use crate::api::types::{ChatCompletion, ChatCompletionRequest, StreamOptions};
 use crate::app::AppState;
 use crate::auth::{RequestId, Tenant};
+use crate::cache::replay::{self, Collector, PendingStore};
+use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
@@ -31,6 +33,10 @@ pub const MODEL_HEADER: &str = "x-gateway-model";
 pub const ATTEMPTS_HEADER: &str = "x-gateway-attempts";
 /// Header with the smart-routing decision.
 pub const ROUTING_HEADER: &str = "x-gateway-routing";
+/// Header saying whether the cache answered: `HIT`, `MISS` or `BYPASS`.
+pub const CACHE_HEADER: &str = "x-cache";
+/// Header with the similarity (1 − cosine distance) of a cache hit.
+pub const SIMILARITY_HEADER: &str = "x-cache-similarity";
 /// Request header choosing a routing strategy.
 pub const STRATEGY_HEADER: &str = "x-routing-strategy";
 
@@ -48,44 +54,123 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         .map_or("", |t| t.0.as_str());
     let mut log = RequestLog::start(id, tenant, started);
     let mut meta = RouteMeta::default();
-    let result = serve(&state, &parts.headers, body, &mut log, &mut meta, started).await;
+    let result = serve(
+        &state,
+        &parts.headers,
+        body,
+        tenant,
+        &mut log,
+        &mut meta,
+        started,
+    )
+    .await;
     let mut response = match result {
-        Ok((Output::Json(completion), wants_usage)) => {
-            let _ = wants_usage;
-            log.usage = completion.usage.clone();
-            match serde_json::to_vec(&completion) {
-                Ok(body) => {
-                    log.finish(200, None);
-                    let mut response = (StatusCode::OK, body).into_response();
-                    set_json(response.headers_mut());
-                    response
-                }
-                Err(e) => fail(log, GatewayError::Internal(e.to_string())),
+        Ok(Served {
+            answer: Answer::Cached(hit),
+            wants_usage,
+            ..
+        }) => {
+            log.cache = "hit";
+            if parts_wants_stream(&log) {
+                let replay: ChunkStream = Box::pin(futures_util::stream::iter(
+                    replay::chunks(&hit.completion).into_iter().map(Ok),
+                ));
+                sse_response(relay(replay, wants_usage, log, None))
+            } else {
+                json_response(replay::as_served(hit.completion), log, None)
             }
         }
-        Ok((Output::Stream(chunks), wants_usage)) => {
-            let mut response = Response::new(Body::from_stream(relay(chunks, wants_usage, log)));
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            response
-        }
+        Ok(Served {
+            answer: Answer::Upstream(Output::Json(completion)),
+            pending,
+            ..
+        }) => json_response(*completion, log, pending),
+        Ok(Served {
+            answer: Answer::Upstream(Output::Stream(chunks)),
+            wants_usage,
+            pending,
+        }) => sse_response(relay(chunks, wants_usage, log, pending)),
         Err(e) => fail(log, e),
     };
     meta.apply(response.headers_mut());
     response
 }
 
-/// Routing facts reported in response headers.
+fn parts_wants_stream(log: &RequestLog) -> bool {
+    log.stream
+}
+
+/// What answers a request.
+enum Answer {
+    /// The upstream's answer.
+    Upstream(Output),
+    /// A stored answer.
+    Cached(Box<Hit>),
+}
+
+/// The pipeline's result.
+struct Served {
+    answer: Answer,
+    /// The client asked for the stream usage chunk.
+    wants_usage: bool,
+    /// Where to store the answer once complete.
+    pending: Option<PendingStore>,
+}
+
+/// A JSON answer. When it is to be stored, the whole answer is sent first
+/// and the store finishes before the body ends: Lambda may freeze the
+/// process once the response is over, so nothing may be left running.
+fn json_response(
+    completion: ChatCompletion,
+    log: RequestLog,
+    pending: Option<PendingStore>,
+) -> Response {
+    let mut log = log;
+    log.usage = completion.usage.clone();
+    let body = match serde_json::to_vec(&completion) {
+        Ok(body) => body,
+        Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
+    };
+    log.finish(200, None);
+    let mut response = match pending {
+        None => (StatusCode::OK, body).into_response(),
+        Some(pending) => {
+            let bytes =
+                futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
+            let store = futures_util::stream::once(async move {
+                pending.run(&completion).await;
+            })
+            .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
+            Response::new(Body::from_stream(bytes.chain(store)))
+        }
+    };
+    set_json(response.headers_mut());
+    response
+}
+
+/// An SSE response around a relayed stream.
+fn sse_response(
+    events: impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Routing and cache facts reported in response headers.
 #[derive(Default)]
 struct RouteMeta {
     route: Option<Route>,
     attempts: usize,
     decision: Option<String>,
+    cache: Option<&'static str>,
+    similarity: Option<f32>,
 }
 
 impl RouteMeta {
@@ -102,6 +187,15 @@ impl RouteMeta {
         if self.attempts > 0 {
             headers.insert(ATTEMPTS_HEADER, HeaderValue::from(self.attempts));
         }
+        if let Some(status) = self.cache {
+            headers.insert(CACHE_HEADER, HeaderValue::from_static(status));
+        }
+        if let Some(similarity) = self
+            .similarity
+            .and_then(|s| HeaderValue::from_str(&format!("{s:.4}")).ok())
+        {
+            headers.insert(SIMILARITY_HEADER, similarity);
+        }
         if let Some(decision) = self
             .decision
             .as_deref()
@@ -112,16 +206,16 @@ impl RouteMeta {
     }
 }
 
-/// The pipeline. Returns the answer and whether the client asked for the
-/// stream usage chunk.
+/// The pipeline: read, validate, plan, cache lookup, call with failover.
 async fn serve(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    tenant: &str,
     log: &mut RequestLog,
     meta: &mut RouteMeta,
     started: Instant,
-) -> Result<(Output, bool), GatewayError> {
+) -> Result<Served, GatewayError> {
     let bytes = read_body(headers, body, state.config.max_request_bytes).await?;
     let mut request = parse_request(&bytes)?;
     log.requested(&request.model);
@@ -137,6 +231,37 @@ async fn serve(
     meta.decision = plan.decision.as_ref().map(|d| d.summary());
     meta.route = plan.candidates.first().cloned();
     let wants_usage = prepare_upstream(&mut request);
+
+    let mut pending = None;
+    if let Some(cache) = &state.cache {
+        match cache.lookup(&request, tenant, cache::mode(headers)).await {
+            Lookup::Hit(hit) => {
+                meta.cache = Some("HIT");
+                meta.similarity = Some(hit.similarity);
+                meta.route = None;
+                log.model = Some(hit.completion.model.clone());
+                return Ok(Served {
+                    answer: Answer::Cached(hit),
+                    wants_usage,
+                    pending: None,
+                });
+            }
+            Lookup::Miss(key, vector) => {
+                meta.cache = Some("MISS");
+                log.cache = "miss";
+                pending = Some(PendingStore {
+                    cache: cache.clone(),
+                    key,
+                    vector,
+                });
+            }
+            Lookup::Bypass => {
+                meta.cache = Some("BYPASS");
+                log.cache = "bypass";
+            }
+        }
+    }
+
     let deadline = started + state.config.retry.deadline;
     let result = failover::run(state, &mut request, &plan.candidates, deadline).await;
     let (output, route, attempts) = match result {
@@ -152,7 +277,11 @@ async fn serve(
         log.provider = Some(route.provider);
         log.model = Some(route.model.clone());
     }
-    Ok((output?, wants_usage))
+    Ok(Served {
+        answer: Answer::Upstream(output?),
+        wants_usage,
+        pending,
+    })
 }
 
 /// The strategy asked for in `x-routing-strategy`, if any.
@@ -245,46 +374,60 @@ fn relay(
     chunks: ChunkStream,
     wants_usage: bool,
     log: RequestLog,
+    pending: Option<PendingStore>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
-    futures_util::stream::unfold(Some((chunks, log)), move |state| async move {
-        let (mut chunks, mut log) = state?;
-        loop {
-            match chunks.next().await {
-                Some(Ok(mut chunk)) => {
-                    if let Some(usage) = &chunk.usage {
-                        log.usage = Some(usage.clone());
-                    }
-                    if !wants_usage {
-                        if chunk.is_usage_only() {
-                            continue;
+    let collector = pending.as_ref().map(|_| Collector::default());
+    futures_util::stream::unfold(
+        Some((chunks, log, pending, collector)),
+        move |state| async move {
+            let (mut chunks, mut log, pending, mut collector) = state?;
+            loop {
+                match chunks.next().await {
+                    Some(Ok(mut chunk)) => {
+                        if let Some(collector) = &mut collector {
+                            collector.push(&chunk);
                         }
-                        chunk.usage = None;
+                        if let Some(usage) = &chunk.usage {
+                            log.usage = Some(usage.clone());
+                        }
+                        if !wants_usage {
+                            if chunk.is_usage_only() {
+                                continue;
+                            }
+                            chunk.usage = None;
+                        }
+                        if chunk
+                            .choices
+                            .iter()
+                            .any(|c| c.delta.content.is_some() || c.delta.tool_calls.is_some())
+                        {
+                            log.mark_first_token();
+                        }
+                        let event = match serde_json::to_vec(&chunk) {
+                            Ok(json) => data_event(&json),
+                            Err(e) => error_event(&GatewayError::Internal(e.to_string())),
+                        };
+                        return Some((Ok(event), Some((chunks, log, pending, collector))));
                     }
-                    if chunk
-                        .choices
-                        .iter()
-                        .any(|c| c.delta.content.is_some() || c.delta.tool_calls.is_some())
-                    {
-                        log.mark_first_token();
+                    Some(Err(error)) => {
+                        let event = error_event(&error);
+                        log.finish(error.status().as_u16(), Some(&error));
+                        return Some((Ok(event), None));
                     }
-                    let event = match serde_json::to_vec(&chunk) {
-                        Ok(json) => data_event(&json),
-                        Err(e) => error_event(&GatewayError::Internal(e.to_string())),
-                    };
-                    return Some((Ok(event), Some((chunks, log))));
-                }
-                Some(Err(error)) => {
-                    let event = error_event(&error);
-                    log.finish(error.status().as_u16(), Some(&error));
-                    return Some((Ok(event), None));
-                }
-                None => {
-                    log.finish(200, None);
-                    return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
+                    None => {
+                        // A complete stream is stored before its last event goes out.
+                        if let (Some(pending), Some(completion)) =
+                            (pending, collector.and_then(Collector::finish))
+                        {
+                            pending.run(&completion).await;
+                        }
+                        log.finish(200, None);
+                        return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 /// An SSE event carrying an OpenAI error object.

@@ -34,7 +34,16 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         };
         checks.insert("redis", status);
     }
+    // The gateway serves without its cache, so a cache that is not ready
+    // is reported but does not make the gateway unready.
     let ready = checks.values().all(|v| v == "ok");
+    if let Some(cache) = &state.cache {
+        let status = match cache.ready() {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => format!("disabled until ready: {e}"),
+        };
+        checks.insert("cache", status);
+    }
     let status = if ready {
         StatusCode::OK
     } else {
@@ -71,5 +80,11 @@ pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
             (route.to_string(), value)
         })
         .collect();
-    Json(json!({"routes": routes, "default_strategy": state.config.strategy.as_str()}))
+    let cache = state
+        .cache
+        .as_ref()
+        .map_or(json!({"enabled": false}), |c| c.metrics());
+    Json(
+        json!({"routes": routes, "default_strategy": state.config.strategy.as_str(), "cache": cache}),
+    )
 }

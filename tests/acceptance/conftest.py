@@ -72,6 +72,7 @@ def gateway_url(mock_url, tmp_path_factory):
         "GEMINI_BASE_URL": mock_url,
         "UPSTREAM_TIMEOUT_SECONDS": "5",
         "RETRY_BACKOFF_MS": "20",
+        "CACHE_ENABLED": "false",
         "RETRY_MAX_BACKOFF_MS": "80",
     }
     with open(log, "wb") as out:

@@ -77,6 +77,7 @@ impl Harness {
             ("UPSTREAM_TIMEOUT_SECONDS".into(), "2".into()),
             ("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS".into(), "2".into()),
             ("RETRY_BACKOFF_MS".into(), "10".into()),
+            ("CACHE_ENABLED".into(), "false".into()),
             ("RETRY_MAX_BACKOFF_MS".into(), "40".into()),
             ("SHUTDOWN_GRACE_SECONDS".into(), "5".into()),
         ]);
@@ -254,4 +255,48 @@ pub fn redis_url() -> String {
         format!("redis://127.0.0.1:{port}")
     })
     .clone()
+}
+
+/// The local embedding model's directory, installed by
+/// `infra/local/install-model.sh` when missing.
+pub fn model_dir() -> String {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let status = std::process::Command::new(format!("{root}/infra/local/install-model.sh"))
+            .status()
+            .expect("install-model.sh runs");
+        assert!(status.success(), "embedding model installed");
+        format!("{root}/models/all-MiniLM-L6-v2")
+    })
+    .clone()
+}
+
+impl Harness {
+    /// A gateway with the semantic cache on (memory index, or Redis with
+    /// `redis`), ready to serve hits.
+    pub async fn with_cache(redis: Option<&str>, extra: &[(&str, &str)]) -> Self {
+        let dir = model_dir();
+        let mut env = vec![
+            ("CACHE_ENABLED", "true"),
+            ("EMBEDDING_MODEL_DIR", dir.as_str()),
+            (
+                "GATEWAY_API_KEYS",
+                "gw-client-key-0123456789,gw-other-tenant-key-0123",
+            ),
+        ];
+        if let Some(url) = redis {
+            env.push(("REDIS_URL", url));
+        }
+        env.extend_from_slice(extra);
+        let h = Self::with_env(&env).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while h.state.cache.as_ref().is_some_and(|c| c.ready().is_err())
+            || redis.is_some() && h.state.redis.as_ref().and_then(|r| r.get()).is_none()
+        {
+            assert!(std::time::Instant::now() < deadline, "cache ready");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        h
+    }
 }
