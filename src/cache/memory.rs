@@ -64,19 +64,24 @@ impl VectorIndex for MemoryIndex {
     ) -> Result<Vec<Neighbor>, CacheError> {
         let inner = self.inner.lock().map_err(|_| poisoned())?;
         let now = Instant::now();
-        let mut found: Vec<Neighbor> = inner
+        let mut scored: Vec<(f32, &Item)> = inner
             .scopes
             .get(scope)
             .into_iter()
             .flatten()
             .filter(|item| item.expires > now)
-            .map(|item| Neighbor {
-                distance: cosine_distance(vector, &item.vector),
+            .map(|item| (cosine_distance(vector, &item.vector), item))
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Only the k nearest entries are copied out.
+        let found = scored
+            .into_iter()
+            .take(k)
+            .map(|(distance, item)| Neighbor {
+                distance,
                 entry: item.entry.clone(),
             })
             .collect();
-        found.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-        found.truncate(k);
         Ok(found)
     }
 
