@@ -15,7 +15,9 @@ use llm_gateway::cache::verify::same_question;
 const PROMPT: &str = "How do I configure the retry policy of my HTTP client so that it backs off exponentially after a rate limit error?";
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
     match LocalEmbedder::load_now(&dir) {
         Ok(embedder) => {
@@ -36,15 +38,30 @@ fn bench(c: &mut Criterion) {
                 prompt: format!("prompt {i}"),
                 response: "{}".into(),
             };
-            index.insert(&scope, &random_vector(), entry, Duration::from_secs(3600)).await.expect("insert");
+            index
+                .insert(&scope, &random_vector(), entry, Duration::from_secs(3600))
+                .await
+                .expect("insert");
         }
     });
     let query = random_vector();
-    c.bench_function("memory index: KNN 5 in a 1,000-entry scope (10,000 entries)", |b| {
-        b.iter(|| runtime.block_on(index.search("scope-3", black_box(&query), 5)).expect("search"))
-    });
+    c.bench_function(
+        "memory index: KNN 5 in a 1,000-entry scope (10,000 entries)",
+        |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(index.search("scope-3", black_box(&query), 5))
+                    .expect("search")
+            })
+        },
+    );
     c.bench_function("second check of a near neighbour", |b| {
-        b.iter(|| same_question(black_box("How do I convert 100 Celsius to Fahrenheit?"), black_box("Convert 100 Celsius to Fahrenheit please")))
+        b.iter(|| {
+            same_question(
+                black_box("How do I convert 100 Celsius to Fahrenheit?"),
+                black_box("Convert 100 Celsius to Fahrenheit please"),
+            )
+        })
     });
 }
 
