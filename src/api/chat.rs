@@ -70,8 +70,7 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
             wants_usage,
             ..
         }) => {
-            log.cache = "hit";
-            if parts_wants_stream(&log) {
+            if log.stream {
                 let replay: ChunkStream = Box::pin(futures_util::stream::iter(
                     replay::chunks(&hit.completion).into_iter().map(Ok),
                 ));
@@ -94,10 +93,6 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
     };
     meta.apply(response.headers_mut());
     response
-}
-
-fn parts_wants_stream(log: &RequestLog) -> bool {
-    log.stream
 }
 
 /// What answers a request.
@@ -237,6 +232,7 @@ async fn serve(
         match cache.lookup(&request, tenant, cache::mode(headers)).await {
             Lookup::Hit(hit) => {
                 meta.cache = Some("HIT");
+                log.cache = "hit";
                 meta.similarity = Some(hit.similarity);
                 meta.route = None;
                 log.model = Some(hit.completion.model.clone());
