@@ -347,6 +347,25 @@ pub struct AssistantMessage {
     pub extra: Extra,
 }
 
+impl AssistantMessage {
+    /// An assistant answer: `content` is null only when there are tool calls
+    /// and no text; reasoning, when any, goes in `reasoning_content`.
+    pub fn new(text: String, tool_calls: Vec<ToolCall>, reasoning: String) -> Self {
+        let mut message = Self {
+            role: Role::Assistant,
+            content: (!text.is_empty() || tool_calls.is_empty()).then_some(text),
+            tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+            extra: Extra::new(),
+        };
+        if !reasoning.is_empty() {
+            message
+                .extra
+                .insert("reasoning_content".into(), reasoning.into());
+        }
+        message
+    }
+}
+
 /// One `chat.completion.chunk` of a stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletionChunk {

@@ -147,13 +147,7 @@ impl Collector {
             model: self.model,
             choices: vec![Choice {
                 index: 0,
-                message: AssistantMessage {
-                    role: Role::Assistant,
-                    content: (!self.content.is_empty() || tool_calls.is_empty())
-                        .then_some(self.content),
-                    tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                    extra: Default::default(),
-                },
+                message: AssistantMessage::new(self.content, tool_calls, String::new()),
                 finish_reason: self.finish,
                 extra: Default::default(),
             }],

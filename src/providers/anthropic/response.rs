@@ -151,17 +151,7 @@ pub fn to_completion(response: MessagesResponse) -> ChatCompletion {
             ResponseBlock::Other => {}
         }
     }
-    let mut message = AssistantMessage {
-        role: Role::Assistant,
-        content: (!text.is_empty() || tool_calls.is_empty()).then_some(text),
-        tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-        extra: Default::default(),
-    };
-    if !thinking.is_empty() {
-        message
-            .extra
-            .insert("reasoning_content".into(), thinking.into());
-    }
+    let message = AssistantMessage::new(text, tool_calls, thinking);
     ChatCompletion {
         id: response.id,
         object: "chat.completion".into(),

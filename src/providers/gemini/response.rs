@@ -196,17 +196,7 @@ pub fn to_completion(response: GenerateContentResponse, requested_model: &str) -
         }
         let reason = candidate.finish_reason.as_deref().unwrap_or("STOP");
         let finish = finish_reason(reason, !tool_calls.is_empty());
-        let mut message = AssistantMessage {
-            role: Role::Assistant,
-            content: (!text.is_empty() || tool_calls.is_empty()).then_some(text),
-            tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-            extra: Default::default(),
-        };
-        if !thinking.is_empty() {
-            message
-                .extra
-                .insert("reasoning_content".into(), thinking.into());
-        }
+        let message = AssistantMessage::new(text, tool_calls, thinking);
         choices.push(Choice {
             index: candidate.index.unwrap_or(position as u32),
             message,
