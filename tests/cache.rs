@@ -3,19 +3,10 @@
 
 mod common;
 
-use common::{CLIENT_KEY, Harness, chat_body, json_of, parse_stream, redis_url};
+use common::{CLIENT_KEY, Harness, chat_body, header, json_of, parse_stream, redis_url};
 use serde_json::{Value, json};
 
 const OTHER_TENANT: &str = "gw-other-tenant-key-0123";
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// Each run uses its own model alias scope, so runs on a shared Redis never
 /// see each other's entries.

@@ -6,19 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CLIENT_KEY, Harness, chat_body, config_file, json_of, parse_stream};
+use common::{CLIENT_KEY, Harness, chat_body, config_file, header, json_of, parse_stream};
 use llm_gateway::providers::ProviderId;
 use llm_gateway::routing::Route;
 use serde_json::{Value, json};
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn stream_body(h: &Harness, text: &str) -> (reqwest::Response, ()) {
     let mut body = chat_body("gpt-4o-mini", text);

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Harness, chat_body, config_file, json_of, redis_url};
+use common::{Harness, chat_body, config_file, header, json_of, redis_url};
 use llm_gateway::providers::ProviderId;
 use llm_gateway::routing::Route;
 
@@ -46,15 +46,6 @@ async fn wait_connected(h: &Harness) {
         assert!(Instant::now() < deadline, "gateway connected to Redis");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[tokio::test]

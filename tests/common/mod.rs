@@ -300,3 +300,13 @@ impl Harness {
         h
     }
 }
+
+/// A response header as text (empty when absent).
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
