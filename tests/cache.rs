@@ -271,3 +271,27 @@ async fn redis_down_fails_open() {
         assert_ne!(header(&response, "x-cache"), "HIT");
     }
 }
+
+/// The encoder reproduces vectors computed by candle-transformers' generic
+/// BERT (the reference it replaced), including a truncated 256-token input.
+#[test]
+fn local_embedder_matches_reference_vectors() {
+    let dir = std::path::PathBuf::from(common::model_dir());
+    let embedder = llm_gateway::cache::embed::LocalEmbedder::load_now(&dir).expect("model loads");
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/minilm_reference.json"))
+        .expect("fixture parses");
+    let cases = fixture["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 4);
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let expected: Vec<f32> = serde_json::from_value(case["vector"].clone()).expect("vector");
+        let got = embedder.embed_blocking(text).expect("embeds");
+        assert_eq!(got.len(), 384);
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{text:?}: max difference {worst}");
+    }
+}

@@ -5,13 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::CacheError;
+use super::minilm::{BertConfig, MiniLm};
 use crate::config::Secret;
 
 /// Turns a prompt into a unit-length vector.
@@ -32,7 +30,7 @@ pub trait Embedder: Send + Sync {
 const MAX_TOKENS: usize = 256;
 
 struct Loaded {
-    model: BertModel,
+    model: MiniLm,
     tokenizer: Tokenizer,
 }
 
@@ -94,12 +92,9 @@ fn load(dir: &Path) -> Result<Loaded, String> {
         std::fs::read(dir.join(name))
             .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
     };
-    let config: Config =
+    let config: BertConfig =
         serde_json::from_slice(&read("config.json")?).map_err(|e| format!("config.json: {e}"))?;
-    let weights = read("model.safetensors")?;
-    let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
-        .map_err(|e| format!("model.safetensors: {e}"))?;
-    let model = BertModel::load(vb, &config).map_err(|e| format!("model: {e}"))?;
+    let model = MiniLm::load(&config, &read("model.safetensors")?)?;
     let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
         .map_err(|e| format!("tokenizer.json: {e}"))?;
     tokenizer.with_padding(None);
@@ -113,31 +108,15 @@ fn load(dir: &Path) -> Result<Loaded, String> {
 }
 
 fn forward(loaded: &Loaded, text: &str) -> Result<Vec<f32>, CacheError> {
-    let fail = |e: &dyn std::fmt::Display| CacheError::Embedding(e.to_string());
-    let encoding = loaded.tokenizer.encode(text, true).map_err(|e| fail(&e))?;
-    let device = Device::Cpu;
-    let ids = Tensor::new(encoding.get_ids(), &device)
-        .and_then(|t| t.unsqueeze(0))
-        .map_err(|e| fail(&e))?;
-    let types = ids.zeros_like().map_err(|e| fail(&e))?;
-    let mask = Tensor::new(encoding.get_attention_mask(), &device)
-        .and_then(|t| t.unsqueeze(0))
-        .map_err(|e| fail(&e))?;
-    let hidden = loaded
+    let encoding = loaded
+        .tokenizer
+        .encode(text, true)
+        .map_err(|e| CacheError::Embedding(e.to_string()))?;
+    let pooled = loaded
         .model
-        .forward(&ids, &types, Some(&mask))
-        .map_err(|e| fail(&e))?;
-    // Mean over tokens (no padding), then L2 normalisation.
-    let tokens = encoding.get_ids().len().max(1) as f64;
-    let pooled = hidden
-        .sum(1)
-        .and_then(|t| t / tokens)
-        .map_err(|e| fail(&e))?;
-    let vector: Vec<f32> = pooled
-        .squeeze(0)
-        .and_then(|t| t.to_vec1())
-        .map_err(|e| fail(&e))?;
-    Ok(normalize(vector))
+        .encode(encoding.get_ids())
+        .map_err(CacheError::Embedding)?;
+    Ok(normalize(pooled))
 }
 
 /// Scales a vector to unit length (zero stays zero).

@@ -8,6 +8,7 @@
 pub mod embed;
 pub mod index;
 pub mod memory;
+pub mod minilm;
 pub mod redis;
 pub mod replay;
 pub mod verify;
