@@ -19,6 +19,8 @@ use crate::cache::redis::RedisIndex;
 use crate::config::Embeddings;
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
+use crate::ledger::Ledger;
+use crate::pricing::Pricing;
 use crate::providers::anthropic::Anthropic;
 use crate::providers::gemini::Gemini;
 use crate::providers::http::Upstream;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub shared: Option<Arc<SharedHealth>>,
     /// The semantic cache, when enabled.
     pub cache: Option<Arc<SemanticCache>>,
+    /// Prices and this instance's spend.
+    pub ledger: Arc<Ledger>,
 }
 
 impl AppState {
@@ -86,6 +90,10 @@ impl AppState {
             providers.insert(id, adapter);
         }
         let routes = Routes::new(&config.file, providers.keys().copied())?;
+        let pricing = Pricing::new(&config.file.pricing).map_err(|message| ConfigError {
+            var: "GATEWAY_CONFIG [pricing]".into(),
+            message,
+        })?;
         let redis = config
             .redis_url
             .as_ref()
@@ -125,6 +133,7 @@ impl AppState {
             ))
         });
         Ok(Self {
+            ledger: Arc::new(Ledger::new(pricing)),
             cache,
             redis,
             shared,

@@ -115,6 +115,10 @@ pub struct FileConfig {
     /// Circuit breaker tuning.
     #[serde(default)]
     pub breaker: BreakerFile,
+    /// Prices by model name (USD per million tokens), replacing or adding
+    /// to the built-in table.
+    #[serde(default)]
+    pub pricing: BTreeMap<String, crate::pricing::PriceFile>,
 }
 
 /// `[routing]` in the config file.

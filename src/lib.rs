@@ -11,6 +11,8 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod lambda;
+pub mod ledger;
+pub mod pricing;
 pub mod providers;
 pub mod redis_client;
 pub mod request_log;

@@ -1,10 +1,13 @@
 //! One structured summary line per chat request, written when the request
 //! really ends (for streams: when the last byte is sent or the client leaves).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::api::types::Usage;
+use crate::api::types::{ChatCompletion, Usage};
 use crate::error::GatewayError;
+use crate::ledger::Ledger;
+use crate::pricing::Cost;
 use crate::providers::ProviderId;
 
 /// What a request did, filled in along the pipeline.
@@ -28,12 +31,16 @@ pub struct RequestLog {
     pub attempts: usize,
     /// `hit`, `miss`, `bypass`, or `off`.
     pub cache: &'static str,
+    ledger: Arc<Ledger>,
+    cost: Option<Cost>,
+    saved: Option<Cost>,
+    settled: bool,
     done: bool,
 }
 
 impl RequestLog {
     /// Starts the record of a request.
-    pub fn start(request_id: &str, tenant: &str, started: Instant) -> Self {
+    pub fn start(request_id: &str, tenant: &str, started: Instant, ledger: Arc<Ledger>) -> Self {
         Self {
             request_id: request_id.to_owned(),
             tenant: tenant.to_owned(),
@@ -46,8 +53,42 @@ impl RequestLog {
             first_token: None,
             attempts: 0,
             cache: "off",
+            ledger,
+            cost: None,
+            saved: None,
+            settled: false,
             done: false,
         }
+    }
+
+    /// Records a cache hit: the stored answer's model, and what answering
+    /// from the cache saved (its usage at that model's prices).
+    pub fn cache_hit(&mut self, stored: &ChatCompletion) {
+        self.cache = "hit";
+        self.model = Some(stored.model.clone());
+        self.saved = stored
+            .usage
+            .as_ref()
+            .and_then(|u| self.ledger.record_saved(&stored.model, u));
+    }
+
+    /// Prices the request once, adding it to the ledger, and returns its
+    /// cost: zero for a cache hit, `None` without usage or a known price.
+    pub fn settle(&mut self) -> Option<Cost> {
+        if !self.settled {
+            self.settled = true;
+            self.cost = if self.cache == "hit" {
+                Some(Cost(0))
+            } else {
+                match (self.provider, &self.model, &self.usage) {
+                    (Some(provider), Some(model), Some(usage)) => {
+                        self.ledger.record(provider.as_str(), model, usage)
+                    }
+                    _ => None,
+                }
+            };
+        }
+        self.cost
     }
 
     /// Records the model the client asked for.
@@ -69,6 +110,8 @@ impl RequestLog {
 
     fn emit(&mut self, status: u16, error: Option<&str>) {
         self.done = true;
+        let cost = self.settle().map(|c| c.to_string());
+        let saved = self.saved.map(|c| c.to_string());
         let (prompt, completion) = self
             .usage
             .as_ref()
@@ -86,6 +129,8 @@ impl RequestLog {
             status,
             prompt_tokens = prompt,
             completion_tokens = completion,
+            cost_usd = cost.as_deref(),
+            saved_usd = saved.as_deref(),
             latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
             ttft_ms = self.first_token.map(|d| d.as_secs_f64() * 1000.0),
             error,

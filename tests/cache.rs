@@ -50,6 +50,10 @@ async fn suite(h: Harness) {
     .await;
     assert_eq!(first.status(), 200);
     assert_eq!(header(&first, "x-cache"), "MISS");
+    let first_cost: f64 = header(&first, "x-gateway-cost-usd")
+        .parse()
+        .expect("a priced answer");
+    assert!(first_cost > 0.0);
     let first = json_of(first).await;
     assert_eq!(upstream_calls(&h), 1);
 
@@ -62,6 +66,11 @@ async fn suite(h: Harness) {
     )
     .await;
     assert_eq!(header(&hit, "x-cache"), "HIT");
+    assert_eq!(
+        header(&hit, "x-gateway-cost-usd"),
+        "0",
+        "a hit costs nothing"
+    );
     let similarity: f64 = header(&hit, "x-cache-similarity")
         .parse()
         .expect("similarity");
@@ -239,6 +248,12 @@ async fn suite(h: Harness) {
             .is_some_and(|ms| ms > 0.0),
         "{cache}"
     );
+    // Hits record what their stored answers cost when first served.
+    let saved: f64 = cache["saved_usd"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("saved");
+    assert!(saved >= 2.0 * first_cost, "{saved} vs {first_cost}");
 }
 
 #[tokio::test]

@@ -37,6 +37,9 @@ pub const ROUTING_HEADER: &str = "x-gateway-routing";
 pub const CACHE_HEADER: &str = "x-cache";
 /// Header with the similarity (1 − cosine distance) of a cache hit.
 pub const SIMILARITY_HEADER: &str = "x-cache-similarity";
+/// Header with what a non-streamed request cost in USD (exact decimal;
+/// `0` for a cache hit). Streams report cost in the log and `/metrics`.
+pub const COST_HEADER: &str = "x-gateway-cost-usd";
 /// Request header choosing a routing strategy.
 pub const STRATEGY_HEADER: &str = "x-routing-strategy";
 
@@ -52,7 +55,7 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         .extensions
         .get::<Tenant>()
         .map_or("", |t| t.0.as_str());
-    let mut log = RequestLog::start(id, tenant, started);
+    let mut log = RequestLog::start(id, tenant, started, state.ledger.clone());
     let mut meta = RouteMeta::default();
     let result = serve(
         &state,
@@ -122,6 +125,7 @@ fn json_response(
 ) -> Response {
     let mut log = log;
     log.usage = completion.usage.clone();
+    let cost = log.settle();
     let body = match serde_json::to_vec(&completion) {
         Ok(body) => body,
         Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
@@ -140,6 +144,9 @@ fn json_response(
         }
     };
     set_json(response.headers_mut());
+    if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
+        response.headers_mut().insert(COST_HEADER, cost);
+    }
     response
 }
 
@@ -232,10 +239,9 @@ async fn serve(
         match cache.lookup(&request, tenant, cache::mode(headers)).await {
             Lookup::Hit(hit) => {
                 meta.cache = Some("HIT");
-                log.cache = "hit";
                 meta.similarity = Some(hit.similarity);
                 meta.route = None;
-                log.model = Some(hit.completion.model.clone());
+                log.cache_hit(&hit.completion);
                 return Ok(Served {
                     answer: Answer::Cached(hit),
                     wants_usage,

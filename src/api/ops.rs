@@ -80,11 +80,18 @@ pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
             (route.to_string(), value)
         })
         .collect();
-    let cache = state
+    let costs = state.ledger.metrics();
+    let mut cache = state
         .cache
         .as_ref()
         .map_or(json!({"enabled": false}), |c| c.metrics());
-    Json(
-        json!({"routes": routes, "default_strategy": state.config.strategy.as_str(), "cache": cache}),
-    )
+    if state.cache.is_some() {
+        cache["saved_usd"] = costs["saved_by_cache_usd"].clone();
+    }
+    Json(json!({
+        "routes": routes,
+        "default_strategy": state.config.strategy.as_str(),
+        "cache": cache,
+        "costs": costs,
+    }))
 }

@@ -1,0 +1,240 @@
+//! Prices per model and the cost of a request, in exact integer
+//! picodollars (10⁻¹² USD): a price of $0.075 per million tokens is 75,000
+//! picodollars per token, so sums never drift.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::api::types::Usage;
+use crate::routing::catalog;
+
+/// An amount of money in picodollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cost(pub u64);
+
+impl Cost {
+    /// Picodollars per USD.
+    pub const PER_USD: u64 = 1_000_000_000_000;
+
+    /// In USD, for metrics (display only; sums use the integer).
+    pub fn usd(self) -> f64 {
+        self.0 as f64 / Self::PER_USD as f64
+    }
+}
+
+/// Exact decimal USD, trailing zeros trimmed: `0.000123`, `12`.
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / Self::PER_USD;
+        let frac = self.0 % Self::PER_USD;
+        if frac == 0 {
+            return write!(f, "{whole}");
+        }
+        let digits = format!("{frac:012}");
+        write!(f, "{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// Prices of one model, in picodollars per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price {
+    /// Uncached input tokens.
+    pub input: u64,
+    /// Output tokens (reasoning tokens included, as providers bill them).
+    pub output: u64,
+    /// Input tokens read from the provider's prompt cache.
+    pub cached_input: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic).
+    pub cache_write: u64,
+}
+
+/// `[pricing."model"]` in the config file: USD per million tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceFile {
+    /// Uncached input.
+    pub input: f64,
+    /// Output.
+    pub output: f64,
+    /// Cached input (defaults to the input price).
+    pub cached_input: Option<f64>,
+    /// Cache writes (defaults to the input price).
+    pub cache_write: Option<f64>,
+}
+
+/// USD per million tokens → picodollars per token (exact to 10⁻⁶ USD/Mtok).
+fn per_token(usd_per_mtok: f64) -> Result<u64, String> {
+    if !(0.0..=1_000_000.0).contains(&usd_per_mtok) {
+        return Err(format!(
+            "price {usd_per_mtok} must be between 0 and 1000000 USD per million tokens"
+        ));
+    }
+    Ok((usd_per_mtok * 1_000_000.0).round() as u64)
+}
+
+impl PriceFile {
+    fn to_price(&self) -> Result<Price, String> {
+        let input = per_token(self.input)?;
+        Ok(Price {
+            input,
+            output: per_token(self.output)?,
+            cached_input: self
+                .cached_input
+                .map(per_token)
+                .transpose()?
+                .unwrap_or(input),
+            cache_write: self
+                .cache_write
+                .map(per_token)
+                .transpose()?
+                .unwrap_or(input),
+        })
+    }
+}
+
+/// The pricing table: the catalogue's list prices, then the config file's.
+#[derive(Debug, Clone)]
+pub struct Pricing {
+    table: BTreeMap<String, Price>,
+}
+
+impl Pricing {
+    /// The built-in table with `overrides` (model name → prices) applied.
+    pub fn new(overrides: &BTreeMap<String, PriceFile>) -> Result<Self, String> {
+        let mut table: BTreeMap<String, Price> = catalog::MODELS
+            .iter()
+            .map(|m| {
+                let price = PriceFile {
+                    input: m.input_per_mtok,
+                    output: m.output_per_mtok,
+                    cached_input: Some(m.cached_input_per_mtok),
+                    cache_write: Some(m.cache_write_per_mtok),
+                }
+                .to_price()
+                .map_err(|e| format!("catalogue price of {}: {e}", m.id))?;
+                Ok((m.id.to_owned(), price))
+            })
+            .collect::<Result<_, String>>()?;
+        for (model, file) in overrides {
+            let price = file.to_price().map_err(|e| format!("{model}: {e}"))?;
+            table.insert(model.clone(), price);
+        }
+        Ok(Self { table })
+    }
+
+    /// Prices of `model`: exact name, else the longest known name it
+    /// starts with followed by `-` (dated snapshots such as
+    /// `gpt-4o-mini-2024-07-18`); Gemini's `models/` prefix is ignored.
+    pub fn price(&self, model: &str) -> Option<&Price> {
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        if let Some(price) = self.table.get(model) {
+            return Some(price);
+        }
+        self.table
+            .iter()
+            .filter(|(name, _)| {
+                model
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+            })
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, price)| price)
+    }
+
+    /// What `usage` on `model` costs; `None` for an unpriced model.
+    /// Cached reads and cache writes are part of `prompt_tokens` and are
+    /// priced once each; reasoning tokens are part of `completion_tokens`.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<Cost> {
+        let price = self.price(model)?;
+        let cached = usage
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0);
+        let written = usage
+            .extra
+            .get("cache_creation_input_tokens")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        let cached = cached.min(usage.prompt_tokens);
+        let written = written.min(usage.prompt_tokens - cached);
+        let plain = usage.prompt_tokens - cached - written;
+        let total = u128::from(plain) * u128::from(price.input)
+            + u128::from(cached) * u128::from(price.cached_input)
+            + u128::from(written) * u128::from(price.cache_write)
+            + u128::from(usage.completion_tokens) * u128::from(price.output);
+        Some(Cost(u64::try_from(total).unwrap_or(u64::MAX)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::types::PromptTokensDetails;
+
+    fn usage(prompt: u64, completion: u64, cached: u64) -> Usage {
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+            prompt_tokens_details: Some(PromptTokensDetails {
+                cached_tokens: Some(cached),
+                extra: Default::default(),
+            }),
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn costs_are_exact_decimals() {
+        let pricing = Pricing::new(&BTreeMap::new()).expect("catalogue prices");
+        // gpt-4o-mini: $0.15 in, $0.60 out, $0.075 cached per million.
+        let cost = pricing
+            .cost("gpt-4o-mini", &usage(1000, 500, 0))
+            .expect("priced");
+        assert_eq!(cost.to_string(), "0.00045");
+        let cached = pricing
+            .cost("gpt-4o-mini-2024-07-18", &usage(1000, 0, 400))
+            .expect("snapshot priced");
+        assert_eq!(cached.to_string(), "0.00012");
+        assert_eq!(Cost(0).to_string(), "0");
+        assert_eq!(Cost(3 * Cost::PER_USD).to_string(), "3");
+        assert!(pricing.cost("no-such-model", &usage(1, 1, 0)).is_none());
+        assert!(pricing.price("models/gemini-2.5-flash").is_some());
+    }
+
+    #[test]
+    fn anthropic_cache_writes_are_priced_once() {
+        let pricing = Pricing::new(&BTreeMap::new()).expect("catalogue prices");
+        let mut u = usage(1000, 0, 200);
+        u.extra
+            .insert("cache_creation_input_tokens".into(), 300.into());
+        // claude-sonnet-4-6: $3 in, $0.30 cache read, $3.75 cache write.
+        let cost = pricing.cost("claude-sonnet-4-6", &u).expect("priced");
+        let expected = 500 * 3_000_000 + 200 * 300_000 + 300 * 3_750_000;
+        assert_eq!(cost, Cost(expected));
+    }
+
+    #[test]
+    fn overrides_replace_and_add() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert(
+            "my-model".to_owned(),
+            PriceFile {
+                input: 1.0,
+                output: 2.0,
+                cached_input: None,
+                cache_write: None,
+            },
+        );
+        let pricing = Pricing::new(&overrides).expect("valid");
+        assert_eq!(
+            pricing.cost("my-model", &usage(1_000_000, 1_000_000, 0)),
+            Some(Cost(3 * Cost::PER_USD))
+        );
+        overrides.get_mut("my-model").expect("present").input = -1.0;
+        assert!(Pricing::new(&overrides).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Request costs: pricing × usage for each provider, streamed and not, in
+//! the `x-gateway-cost-usd` header and the `/metrics` totals.
+
+mod common;
+
+use common::{CLIENT_KEY, Harness, chat_body, header, json_of, sse_data};
+use serde_json::{Value, json};
+
+/// List prices in picodollars per token (USD per million × 10⁶), written
+/// out here independently of the gateway's table: (input, output).
+const PRICES: &[(&str, u64, u64)] = &[
+    ("gpt-4o-mini", 150_000, 600_000),
+    ("claude-sonnet-4-6", 3_000_000, 15_000_000),
+    ("gemini-2.5-flash", 300_000, 2_500_000),
+];
+
+fn expected(model: &str, usage: &Value) -> u64 {
+    let (_, input, output) = PRICES
+        .iter()
+        .find(|(m, _, _)| *m == model)
+        .expect("priced model");
+    let prompt = usage["prompt_tokens"].as_u64().expect("prompt tokens");
+    let completion = usage["completion_tokens"]
+        .as_u64()
+        .expect("completion tokens");
+    assert!(prompt > 0 && completion > 0, "{usage}");
+    prompt * input + completion * output
+}
+
+/// Picodollars as the gateway prints them.
+fn usd(pico: u64) -> String {
+    let whole = pico / 1_000_000_000_000;
+    let frac = format!("{:012}", pico % 1_000_000_000_000);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        whole.to_string()
+    } else {
+        format!("{whole}.{frac}")
+    }
+}
+
+async fn metrics(h: &Harness) -> Value {
+    let response = h
+        .http
+        .get(h.url("/metrics"))
+        .bearer_auth(CLIENT_KEY)
+        .send()
+        .await
+        .expect("metrics");
+    json_of(response).await
+}
+
+#[tokio::test]
+async fn costs_equal_pricing_times_usage_streamed_or_not() {
+    let h = Harness::start().await;
+    let mut total = 0u64;
+    for (model, _, _) in PRICES {
+        let response = h.chat(&chat_body(model, "price this answer please")).await;
+        assert_eq!(response.status(), 200);
+        let cost = header(&response, "x-gateway-cost-usd");
+        let body = json_of(response).await;
+        let want = expected(model, &body["usage"]);
+        assert_eq!(cost, usd(want), "{model}");
+        total += want;
+
+        // A stream: cost cannot be a header (headers precede the usage),
+        // so it is checked in the totals.
+        let mut streamed = chat_body(model, "and price this streamed one");
+        streamed["stream"] = json!(true);
+        streamed["stream_options"] = json!({"include_usage": true});
+        let response = h.chat(&streamed).await;
+        assert!(response.headers().get("x-gateway-cost-usd").is_none());
+        let text = response.text().await.expect("stream");
+        let events = sse_data(&text);
+        let usage: Value = serde_json::from_str(&events[events.len() - 2]).expect("usage");
+        total += expected(model, &usage["usage"]);
+    }
+    let costs = &metrics(&h).await["costs"];
+    assert_eq!(costs["spent_usd"], usd(total), "{costs}");
+    assert_eq!(costs["unpriced_requests"], 0);
+    let by_model = costs["by_model"].as_array().expect("by model");
+    assert_eq!(by_model.len(), 3, "{costs}");
+    assert!(by_model.iter().all(|m| m["requests"] == 2));
+}
+
+#[tokio::test]
+async fn unpriced_models_are_counted_not_guessed() {
+    let h = Harness::start().await;
+    let response = h
+        .chat(&chat_body(
+            "openai/gpt-unlisted-model",
+            "what does this cost",
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("x-gateway-cost-usd").is_none());
+    let costs = &metrics(&h).await["costs"];
+    assert_eq!(costs["unpriced_requests"], 1);
+    assert_eq!(costs["spent_usd"], "0");
+}
+
+#[tokio::test]
+async fn configured_prices_override_the_table() {
+    let config = common::config_file(
+        "pricing",
+        "[pricing.\"gpt-4o-mini\"]\ninput = 1000.0\noutput = 2000.0\n",
+    );
+    let h = Harness::with_env(&[("GATEWAY_CONFIG", config.as_str())]).await;
+    let response = h.chat(&chat_body("gpt-4o-mini", "expensive now")).await;
+    let cost = header(&response, "x-gateway-cost-usd");
+    let usage = json_of(response).await["usage"].clone();
+    let want = usage["prompt_tokens"].as_u64().expect("prompt") * 1_000_000_000
+        + usage["completion_tokens"].as_u64().expect("completion") * 2_000_000_000;
+    assert_eq!(cost, usd(want));
+}
