@@ -1,5 +1,6 @@
 """Starts the mock upstream and the gateway binaries on free loopback ports."""
 
+import json
 import os
 import socket
 import subprocess
@@ -55,10 +56,9 @@ def mock_url():
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def gateway_url(mock_url, tmp_path_factory):
+def start_gateway(mock_url, log, extra_env):
+    """Starts the gateway binary in front of the mock; returns (process, url)."""
     port = free_port()
-    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOST": "127.0.0.1",
@@ -74,19 +74,54 @@ def gateway_url(mock_url, tmp_path_factory):
         "RETRY_BACKOFF_MS": "20",
         "CACHE_ENABLED": "false",
         "RETRY_MAX_BACKOFF_MS": "80",
+        **extra_env,
     }
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(GATEWAY_BIN)], env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health")
+    return proc, url
+
+
+def stop_gateway(proc, log):
+    proc.terminate()
+    proc.wait(timeout=30)
+    text = log.read_text()
+    # Secrets never reach the logs.
+    assert PROVIDER_KEY not in text and CLIENT_KEY not in text
+
+
+@pytest.fixture(scope="session")
+def gateway_url(mock_url, tmp_path_factory):
+    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    proc, url = start_gateway(mock_url, log, {})
     try:
-        wait_http(f"{url}/health")
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        text = log.read_text()
-        # Secrets never reach the logs.
-        assert PROVIDER_KEY not in text and CLIENT_KEY not in text
+        stop_gateway(proc, log)
+
+
+@pytest.fixture(scope="session")
+def cached_gateway_url(mock_url, tmp_path_factory):
+    """A gateway with the semantic cache on (in-memory index, local model),
+    once the model has loaded."""
+    log = tmp_path_factory.mktemp("cached-gateway") / "gateway.log"
+    model_dir = os.environ.get("EMBEDDING_MODEL_DIR", str(ROOT / "models" / "all-MiniLM-L6-v2"))
+    proc, url = start_gateway(
+        mock_url, log, {"CACHE_ENABLED": "true", "EMBEDDING_MODEL_DIR": model_dir}
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as r:
+                if json.load(r)["checks"].get("cache") == "ok":
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cache never became ready: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        stop_gateway(proc, log)
 
 
 @pytest.fixture()
@@ -101,3 +136,14 @@ MODELS = ["gpt-4o-mini", "claude-sonnet-4-6", "gemini-2.5-flash"]
 def model(request):
     """Each test taking `model` runs once per provider."""
     return request.param
+
+
+@pytest.fixture()
+def cached_client(cached_gateway_url):
+    return openai.OpenAI(base_url=f"{cached_gateway_url}/v1", api_key=CLIENT_KEY, max_retries=0)
+
+
+def upstream_calls(mock_url) -> int:
+    """How many requests the mock upstream has received."""
+    with urllib.request.urlopen(f"{mock_url}/__mock/requests", timeout=5) as r:
+        return len(json.load(r))
