@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,11 +159,94 @@ def failover_overhead(gateway_bin: Path, mock_port: int, n: int = 300) -> dict:
     }
 
 
+def get_json(port: int, path: str) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    data = json.loads(conn.getresponse().read())
+    conn.close()
+    return data
+
+
+def start_redis():
+    """Redis Stack on a free loopback port (infra/local/redis-stack.sh); returns (url, dir)."""
+    script = ROOT / "infra" / "local" / "redis-stack.sh"
+    subprocess.run([str(script), "install"], check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    work = ROOT / "bench" / "results" / "redis"
+    subprocess.run([str(script), "start", str(port), str(work)], check=True, stdout=subprocess.DEVNULL)
+    return f"redis://127.0.0.1:{port}", work
+
+
+def timed_posts_direct(mock_port: int, text: str, n: int) -> list:
+    """The same request straight to the mock upstream; latencies in ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", mock_port, timeout=10)
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]})
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("POST", "/v1/chat/completions", body=body, headers={"content-type": "application/json"})
+        conn.getresponse().read()
+        out.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return out
+
+
+def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> dict:
+    """Cache hits served sequentially on one connection, against the same
+    question sent straight to the mock; embedding and search means from /metrics."""
+    subprocess.run([str(ROOT / "infra" / "local" / "install-model.sh")], check=True, stdout=subprocess.DEVNULL)
+    env = {"CACHE_ENABLED": "true", "EMBEDDING_MODEL_DIR": str(ROOT / "models" / "all-MiniLM-L6-v2")}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    proc, port, _ = start_gateway(gateway_bin, mock_port, env)
+    try:
+        deadline = time.monotonic() + 60
+        while get_json(port, "/ready")["checks"].get("cache") != "ok":
+            if time.monotonic() > deadline:
+                raise RuntimeError("cache not ready")
+            time.sleep(0.05)
+        question = f"How do I rotate the API keys of my service account? {uuid.uuid4().hex[:8]}"
+        timed_posts(port, "gpt-4o-mini", question, 1)  # a miss, stored
+        time.sleep(0.2)
+        hits = timed_posts(port, "gpt-4o-mini", question, n)
+        cache = get_json(port, "/metrics")["cache"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if cache["hits"] < n:
+        raise RuntimeError(f"expected {n} hits: {cache}")
+    direct = timed_posts_direct(mock_port, question, n)
+    return {"hit_p50": pct(hits, 0.5), "hit_p99": pct(hits, 0.99), "hit_mean": sum(hits) / len(hits),
+            "direct_p50": pct(direct, 0.5),
+            "embedding_ms_mean": cache["embedding_ms_mean"], "search_ms_mean": cache["search_ms_mean"]}
+
+
+def cache_section(mock_port: int) -> dict:
+    redis_url, redis_dir = start_redis()
+    try:
+        return {
+            "memory": cache_hits(TARGET / "release" / "llm-gateway", mock_port, None),
+            "redis (loopback)": cache_hits(TARGET / "release" / "llm-gateway", mock_port, redis_url),
+        }
+    finally:
+        subprocess.run([str(ROOT / "infra" / "local" / "redis-stack.sh"), "stop", str(redis_dir)], check=False)
+
+
+def print_cache(rows: dict) -> None:
+    print("\nsemantic cache hits (sequential, one connection; ms): the same question, stored once")
+    print("| index | hit p50 / p99 | hit mean | embedding mean | hit mean after embedding | index search mean | direct mock p50 |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['hit_p50']:.3f} / {r['hit_p99']:.3f} | {r['hit_mean']:.3f} | {r['embedding_ms_mean']:.3f} "
+              f"| {r['hit_mean'] - r['embedding_ms_mean']:.3f} | {r['search_ms_mean']:.3f} | {r['direct_p50']:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", choices=["cache"], help="run one section only")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -173,6 +257,13 @@ def main() -> None:
     mock = subprocess.Popen([str(TARGET / "release" / "mock-upstream"), "--port", str(mock_port)],
                             stdout=subprocess.DEVNULL)
     time.sleep(0.3)
+    if args.only == "cache":
+        try:
+            print_cache(cache_section(mock_port))
+        finally:
+            mock.terminate()
+            mock.wait(timeout=10)
+        return
     gateway, port, first_answer_ms = start_gateway(TARGET / "release" / "llm-gateway", mock_port)
     try:
         time.sleep(0.5)
@@ -191,6 +282,7 @@ def main() -> None:
         gateway.terminate()
         gateway.wait(timeout=30)
         failover = failover_overhead(TARGET / "release" / "llm-gateway", mock_port)
+        cache = cache_section(mock_port)
     finally:
         gateway.terminate()
         mock.terminate()
@@ -212,8 +304,9 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for p, v in failover.items():
         print(f"| {p} | {v['failed']:.3f} | {v['healthy']:.3f} | {v['failover']:.3f} | {v['extra']:+.3f} |")
+    print_cache(cache)
     result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
-              "failover": failover}
+              "failover": failover, "cache": cache}
     (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))
 
 

@@ -165,6 +165,8 @@ pub struct CacheMetrics {
     stores: AtomicU64,
     lookup_us_total: AtomicU64,
     embed_us_total: AtomicU64,
+    search_us_total: AtomicU64,
+    searches: AtomicU64,
     embeds: AtomicU64,
 }
 
@@ -269,7 +271,13 @@ impl SemanticCache {
         if mode == Mode::StoreOnly {
             return Ok((None, vector));
         }
-        let neighbours = self.index.search(&key.scope, &vector, NEIGHBOURS).await?;
+        let searched = Instant::now();
+        let neighbours = self.index.search(&key.scope, &vector, NEIGHBOURS).await;
+        self.metrics
+            .search_us_total
+            .fetch_add(searched.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.metrics.searches.fetch_add(1, Ordering::Relaxed);
+        let neighbours = neighbours?;
         for n in neighbours {
             if n.distance > self.threshold {
                 break;
@@ -356,6 +364,7 @@ impl SemanticCache {
             "hit_rate": if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 },
             "lookup_ms_mean": mean_ms(load(&m.lookup_us_total), lookups),
             "embedding_ms_mean": mean_ms(load(&m.embed_us_total), load(&m.embeds)),
+            "search_ms_mean": mean_ms(load(&m.search_us_total), load(&m.searches)),
         })
     }
 }
