@@ -2,8 +2,9 @@
 # The whole test suite from a fresh clone: format and lint checks, Rust unit
 # and integration tests (mock upstreams, the Lambda door behind a Runtime API
 # emulator), then acceptance tests with the official OpenAI Python SDK.
-# Installs what it needs (a Python venv under .venv, Redis Stack under
-# .tools) and starts every server itself on free loopback ports.
+# Installs what it needs (a Python venv under .venv, Redis Stack and the
+# DynamoDB emulator under .tools) and starts every server itself on free
+# loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +26,13 @@ REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1"
 trap 'infra/local/redis-stack.sh stop "$REDIS_DIR"' EXIT
 infra/local/redis-stack.sh start "$REDIS_PORT" "$REDIS_DIR"
 export REDIS_TEST_URL="redis://127.0.0.1:$REDIS_PORT"
+
+step "services: DynamoDB emulator on a free loopback port"
+DYNAMO_DIR=$(mktemp -d)
+DYNAMO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+trap 'infra/local/redis-stack.sh stop "$REDIS_DIR"; infra/local/dynamodb-emulator.sh stop "$DYNAMO_DIR"' EXIT
+infra/local/dynamodb-emulator.sh start "$DYNAMO_PORT" "$DYNAMO_DIR"
+export DYNAMODB_TEST_URL="http://127.0.0.1:$DYNAMO_PORT"
 
 step "Rust unit and integration tests"
 cargo test --workspace --locked

@@ -20,6 +20,7 @@ use crate::config::Embeddings;
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
 use crate::ledger::Ledger;
+use crate::limits::Limits;
 use crate::pricing::Pricing;
 use crate::providers::anthropic::Anthropic;
 use crate::providers::gemini::Gemini;
@@ -31,6 +32,9 @@ use crate::routing::breaker::Breakers;
 use crate::routing::shared::SharedHealth;
 use crate::routing::stats::Stats;
 use crate::routing::{Route, Routes};
+use crate::store::Store;
+use crate::store::dynamodb::DynamoStore;
+use crate::store::memory::MemoryStore;
 
 /// Everything a request handler needs, cheap to clone.
 #[derive(Clone)]
@@ -94,6 +98,42 @@ impl AppState {
             var: "GATEWAY_CONFIG [pricing]".into(),
             message,
         })?;
+        let store: Arc<dyn Store> = match &config.store.dynamodb_table {
+            Some(table) => {
+                let dynamo = Arc::new(DynamoStore::new(
+                    table.clone(),
+                    config.store.timeout,
+                    config.store.aws.clone(),
+                ));
+                if config.store.create_table {
+                    let creating = dynamo.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = creating.create_table_if_missing().await {
+                            tracing::warn!(error = %e, "DynamoDB table not created");
+                        }
+                    });
+                }
+                dynamo
+            }
+            None => Arc::new(MemoryStore::default()),
+        };
+        let mut provider_limits = BTreeMap::new();
+        let mut per_key = None;
+        for (name, limit) in &config.file.limits {
+            match ProviderId::from_prefix(name) {
+                Some(id) => {
+                    provider_limits.insert(id, *limit);
+                }
+                None => per_key = Some(*limit),
+            }
+        }
+        let limits = Arc::new(Limits::new(
+            store.clone(),
+            provider_limits,
+            per_key,
+            config.limit_fail,
+            config.rate_limits,
+        ));
         let redis = config
             .redis_url
             .as_ref()
@@ -133,7 +173,12 @@ impl AppState {
             ))
         });
         Ok(Self {
-            ledger: Arc::new(Ledger::new(pricing)),
+            ledger: Arc::new(Ledger::new(
+                pricing,
+                store,
+                limits,
+                config.alert_tiers.clone(),
+            )),
             cache,
             redis,
             shared,
@@ -177,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/metrics/costs", get(ops::costs))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(unknown_endpoint)
         .layer(middleware::from_fn(auth::request_id))

@@ -119,6 +119,9 @@ pub struct FileConfig {
     /// to the built-in table.
     #[serde(default)]
     pub pricing: BTreeMap<String, crate::pricing::PriceFile>,
+    /// Rate limits: `[limits.<provider>]` and `[limits.per_key]`.
+    #[serde(default)]
+    pub limits: BTreeMap<String, crate::limits::LimitFile>,
 }
 
 /// `[routing]` in the config file.
@@ -255,6 +258,14 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// `SHARED_STATE_CACHE_MS`: how long shared health is cached locally.
     pub shared_cache: Duration,
+    /// Limits, totals and alert flags: DynamoDB when set, else memory.
+    pub store: StoreConfig,
+    /// Whether configured rate limits apply (`RATE_LIMIT_ENABLED`).
+    pub rate_limits: bool,
+    /// What limits do when the store is down (`RATE_LIMIT_FAIL_MODE`).
+    pub limit_fail: crate::limits::FailMode,
+    /// Cost alert tiers in USD, per day and overall (`COST_ALERT_TIERS_USD`).
+    pub alert_tiers: Vec<u64>,
     /// The semantic cache, `None` when `CACHE_ENABLED=false`.
     pub cache: Option<CacheConfig>,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
@@ -365,6 +376,52 @@ impl Config {
         let redis_url = var("REDIS_URL").map(Secret::new);
         let shared_cache = millis(&var, "SHARED_STATE_CACHE_MS", 1_000)?;
         let cache = cache_config(&var)?;
+        let store = StoreConfig {
+            dynamodb_table: var("DYNAMODB_TABLE"),
+            timeout: millis(&var, "STORE_TIMEOUT_MS", 500)?,
+            create_table: flag(&var, "DYNAMODB_CREATE_TABLE", false)?,
+            aws: AwsSettings {
+                endpoint: var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")),
+                region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+                access_key: var("AWS_ACCESS_KEY_ID").map(Secret::new),
+                secret_key: var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+                session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
+            },
+        };
+        let rate_limits = flag(&var, "RATE_LIMIT_ENABLED", true)?;
+        let limit_fail = match var("RATE_LIMIT_FAIL_MODE").as_deref() {
+            None | Some("open") => crate::limits::FailMode::Open,
+            Some("closed") => crate::limits::FailMode::Closed,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "RATE_LIMIT_FAIL_MODE",
+                    format!("'{other}' is not one of open, closed"),
+                ));
+            }
+        };
+        let alert_tiers = match var("COST_ALERT_TIERS_USD") {
+            None => crate::ledger::DEFAULT_TIERS.to_vec(),
+            Some(list) => list
+                .split(',')
+                .map(|t| t.trim().parse::<u64>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    ConfigError::new(
+                        "COST_ALERT_TIERS_USD",
+                        "must be whole USD amounts, comma-separated",
+                    )
+                })?,
+        };
+        if let Some(name) = file
+            .limits
+            .keys()
+            .find(|n| n.as_str() != "per_key" && ProviderId::from_prefix(n).is_none())
+        {
+            return Err(ConfigError::new(
+                "GATEWAY_CONFIG",
+                format!("[limits.{name}] is not one of openai, anthropic, google, per_key"),
+            ));
+        }
 
         let mut providers = BTreeMap::new();
         for id in ProviderId::ALL {
@@ -426,6 +483,10 @@ impl Config {
             redis_url,
             shared_cache,
             cache,
+            store,
+            rate_limits,
+            limit_fail,
+            alert_tiers,
             shutdown_grace,
             log_format,
             providers,
@@ -512,6 +573,52 @@ fn cache_config(var: &impl Fn(&str) -> Option<String>) -> Result<Option<CacheCon
         lookup_timeout: millis(var, "CACHE_LOOKUP_TIMEOUT_MS", 250)?,
         max_entries: max_entries.max(1),
     }))
+}
+
+/// A `true`/`false` (or `1`/`0`) variable.
+fn flag(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match var(name).as_deref() {
+        None => Ok(default),
+        Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            name,
+            format!("'{other}' is not true or false"),
+        )),
+    }
+}
+
+/// Where limits, totals and alert flags live.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `DYNAMODB_TABLE`: the table, or memory when unset.
+    pub dynamodb_table: Option<String>,
+    /// `STORE_TIMEOUT_MS`: bound on each store call.
+    pub timeout: Duration,
+    /// `DYNAMODB_CREATE_TABLE`: create the table at start (local work).
+    pub create_table: bool,
+    /// The standard AWS variables, read like every other setting; what is
+    /// unset comes from the SDK's default chain (profile, container, IMDS).
+    pub aws: AwsSettings,
+}
+
+/// The standard AWS settings the DynamoDB client honours.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key: Option<Secret>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_key: Option<Secret>,
+    /// `AWS_SESSION_TOKEN`.
+    pub session_token: Option<Secret>,
 }
 
 fn millis(

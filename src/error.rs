@@ -62,6 +62,14 @@ pub enum GatewayError {
         provider: ProviderId,
         detail: String,
     },
+    /// A gateway rate limit (a provider's or the client key's) is reached.
+    #[error("rate limit reached for {scope}; retry after {retry_after} s")]
+    RateLimited {
+        /// What is limited: a provider or `this API key`.
+        scope: String,
+        /// Seconds until a request could pass.
+        retry_after: u64,
+    },
     /// Every candidate provider failed; the summary says how.
     #[error("all providers failed: {summary}")]
     AllFailed { summary: String },
@@ -94,6 +102,7 @@ impl GatewayError {
                 StatusCode::BAD_GATEWAY
             }
             Self::AllFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +115,15 @@ impl GatewayError {
             }
             Self::UpstreamTimeout { .. } | Self::UpstreamUnavailable { .. } => true,
             _ => false,
+        }
+    }
+
+    /// Seconds the client should wait, when known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Upstream { retry_after, .. } => *retry_after,
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -148,6 +166,7 @@ impl GatewayError {
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamProtocol { .. } => "upstream_invalid_response",
             Self::AllFailed { .. } => "all_providers_failed",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::Internal(_) => "internal_error",
         })
     }
@@ -229,11 +248,7 @@ impl IntoResponse for GatewayError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Self::Upstream {
-            retry_after: Some(seconds),
-            ..
-        } = self
-        {
+        if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

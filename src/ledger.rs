@@ -1,23 +1,102 @@
-//! This instance's spend: every finished request is priced once and added
-//! up per provider and model, with what cache hits saved.
+//! Spend: every finished request is priced once, added to this instance's
+//! counters and to the global totals in the store (overall and per day,
+//! per provider and model), and checked against the alert tiers.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::api::types::Usage;
+use crate::limits::{Limits, Reservation};
 use crate::pricing::{Cost, Pricing};
+use crate::store::{CostRecord, Running, Store};
 
-/// Prices requests and keeps running totals.
-#[derive(Debug)]
+/// Prices requests, keeps running totals, persists and settles them.
 pub struct Ledger {
     pricing: Pricing,
     spent: AtomicU64,
     saved: AtomicU64,
     unpriced: AtomicU64,
     by_model: Mutex<BTreeMap<(String, String), ModelSpend>>,
+    store: Arc<dyn Store>,
+    limits: Arc<Limits>,
+    tiers: Vec<u64>,
+    persisted: AtomicU64,
+    lost: AtomicU64,
+    alerts: AtomicU64,
+}
+
+/// Alert tiers in USD, per day and overall, unless configured.
+pub const DEFAULT_TIERS: &[u64] = &[10, 50, 100, 500];
+
+/// What is written once an answer is complete: the cost record and the
+/// rate-limit reservations to settle against the real usage.
+#[derive(Default)]
+pub struct Settlement {
+    work: Option<Work>,
+}
+
+struct Work {
+    ledger: Arc<Ledger>,
+    record: Option<CostRecord>,
+    reservations: Vec<Reservation>,
+    tokens: Option<u64>,
+}
+
+impl Settlement {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.work.is_none()
+    }
+
+    /// Writes it: reservations settled and the cost persisted, concurrently.
+    pub async fn run(self) {
+        let Some(Work {
+            ledger,
+            record,
+            reservations,
+            tokens,
+        }) = self.work
+        else {
+            return;
+        };
+        let settle = async {
+            for r in &reservations {
+                ledger.limits.settle(r, tokens).await;
+            }
+        };
+        let persist = async {
+            if let Some(record) = &record {
+                ledger.persist(record).await;
+            }
+        };
+        tokio::join!(settle, persist);
+    }
+}
+
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    civil_day(days as i64)
+}
+
+/// `YYYY-MM-DD` of a day number since 1970-01-01 (Howard Hinnant's
+/// days-from-civil inverse).
+pub fn civil_day(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -27,15 +106,152 @@ struct ModelSpend {
 }
 
 impl Ledger {
-    /// An empty ledger over `pricing`.
-    pub fn new(pricing: Pricing) -> Self {
+    /// An empty ledger over `pricing`, persisting to `store`, settling
+    /// `limits`, alerting at `tiers` (USD).
+    pub fn new(
+        pricing: Pricing,
+        store: Arc<dyn Store>,
+        limits: Arc<Limits>,
+        tiers: Vec<u64>,
+    ) -> Self {
         Self {
             pricing,
             spent: AtomicU64::new(0),
             saved: AtomicU64::new(0),
             unpriced: AtomicU64::new(0),
             by_model: Mutex::new(BTreeMap::new()),
+            store,
+            limits,
+            tiers,
+            persisted: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            alerts: AtomicU64::new(0),
         }
+    }
+
+    /// The rate limits settled by this ledger.
+    pub fn limits(&self) -> &Arc<Limits> {
+        &self.limits
+    }
+
+    /// The store holding the totals.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The work left once a request is over.
+    pub fn settlement(
+        self: &Arc<Self>,
+        request_id: &str,
+        priced: Option<(&str, &str, Cost)>,
+        reservations: Vec<Reservation>,
+        tokens: Option<u64>,
+    ) -> Settlement {
+        let record = priced
+            .filter(|(_, _, cost)| cost.0 > 0)
+            .map(|(provider, model, cost)| CostRecord {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+                day: today(),
+                picodollars: cost.0,
+                request_id: request_id.to_owned(),
+            });
+        if record.is_none() && reservations.is_empty() {
+            return Settlement::default();
+        }
+        Settlement {
+            work: Some(Work {
+                ledger: self.clone(),
+                record,
+                reservations,
+                tokens,
+            }),
+        }
+    }
+
+    /// Adds a cost record to the store's totals, retrying twice; a record
+    /// that still cannot be written is logged in full for reconciliation.
+    pub async fn persist(&self, record: &CostRecord) {
+        let mut last = None;
+        for wait in [0u64, 50, 250] {
+            if wait > 0 {
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+            match self.store.add_cost(record).await {
+                Ok(running) => {
+                    self.persisted.fetch_add(1, Ordering::Relaxed);
+                    self.check_tiers(record, running).await;
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        self.lost.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            target: "gateway::cost",
+            error = %last.map(|e| e.to_string()).unwrap_or_default(),
+            record = %serde_json::to_string(record).unwrap_or_default(),
+            "cost record not persisted; reconcile from this line"
+        );
+    }
+
+    /// Raises each tier this record crossed, once across all instances:
+    /// only the add that crossed it sees before < tier ≤ after, and the
+    /// conditional claim guards against repeats.
+    async fn check_tiers(&self, record: &CostRecord, running: Running) {
+        let scopes = [
+            ("overall".to_owned(), running.overall),
+            (format!("day:{}", record.day), running.day),
+        ];
+        for (scope, after) in scopes {
+            let before = after.saturating_sub(record.picodollars);
+            for &tier in &self.tiers {
+                let threshold = tier.saturating_mul(Cost::PER_USD);
+                if !(before < threshold && threshold <= after) {
+                    continue;
+                }
+                match self.store.claim_alert(&scope, tier).await {
+                    Ok(true) => {
+                        self.alerts.fetch_add(1, Ordering::Relaxed);
+                        emit_alert(&scope, tier, Cost(after));
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, scope, tier, "alert tier not claimed"),
+                }
+            }
+        }
+    }
+
+    /// Global totals from the store: overall and the last `days` days.
+    pub async fn global_totals(&self, days: u32) -> Result<Value, String> {
+        let today = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 86_400) as i64;
+        let names: Vec<String> = (0..i64::from(days)).map(|d| civil_day(today - d)).collect();
+        let (overall, by_day) = self.store.totals(&names).await.map_err(|e| e.to_string())?;
+        let usd = |m: &BTreeMap<String, u64>| -> BTreeMap<String, String> {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Cost(*v).to_string()))
+                .collect()
+        };
+        let scope = |t: &crate::store::Totals| {
+            json!({
+                "cost_usd": Cost(t.picodollars).to_string(),
+                "requests": t.requests,
+                "by_provider": usd(&t.by_provider),
+                "by_model": usd(&t.by_model),
+            })
+        };
+        Ok(json!({
+            "store": self.store.kind(),
+            "overall": scope(&overall),
+            "days": by_day.iter().map(|(d, t)| {
+                let mut v = scope(t);
+                v["day"] = json!(d);
+                v
+            }).collect::<Vec<_>>(),
+            "alert_tiers_usd": self.tiers,
+        }))
     }
 
     /// The pricing table.
@@ -91,9 +307,44 @@ impl Ledger {
             "spent_usd": Cost(self.spent.load(Ordering::Relaxed)).to_string(),
             "saved_by_cache_usd": Cost(self.saved.load(Ordering::Relaxed)).to_string(),
             "unpriced_requests": self.unpriced.load(Ordering::Relaxed),
+            "records_persisted": self.persisted.load(Ordering::Relaxed),
+            "records_not_persisted": self.lost.load(Ordering::Relaxed),
+            "alerts_raised": self.alerts.load(Ordering::Relaxed),
             "by_model": by_model,
         })
     }
+}
+
+/// A crossed tier: a structured log event, and a CloudWatch Embedded Metric
+/// Format line (namespace `LlmGateway`, metric `CostAlertTier`, dimension
+/// `Scope` = `overall` or `day`) that the SAM template's alarms watch.
+fn emit_alert(scope: &str, tier: u64, total: Cost) {
+    tracing::warn!(
+        target: "gateway::alert",
+        scope,
+        tier_usd = tier,
+        total_usd = %total,
+        "cost alert tier crossed"
+    );
+    let kind = if scope == "overall" { "overall" } else { "day" };
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let emf = json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": "LlmGateway",
+                "Dimensions": [["Scope"]],
+                "Metrics": [{"Name": "CostAlertTier", "Unit": "None"}],
+            }],
+        },
+        "Scope": kind,
+        "CostAlertTier": tier,
+        "period": scope,
+        "total_usd": total.to_string(),
+    });
+    println!("{emf}");
 }
 
 #[cfg(test)]
@@ -101,8 +352,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn civil_days() {
+        assert_eq!(civil_day(0), "1970-01-01");
+        assert_eq!(civil_day(20_784), "2026-11-27");
+        assert_eq!(civil_day(11_016), "2000-02-29");
+        assert_eq!(civil_day(-1), "1969-12-31");
+    }
+
+    #[test]
     fn totals_add_up_exactly() {
-        let ledger = Ledger::new(Pricing::new(&BTreeMap::new()).expect("prices"));
+        let store: Arc<dyn Store> = Arc::new(crate::store::memory::MemoryStore::default());
+        let limits = Arc::new(Limits::new(
+            store.clone(),
+            BTreeMap::new(),
+            None,
+            crate::limits::FailMode::Open,
+            true,
+        ));
+        let ledger = Ledger::new(
+            Pricing::new(&BTreeMap::new()).expect("prices"),
+            store,
+            limits,
+            DEFAULT_TIERS.to_vec(),
+        );
         let usage = Usage {
             prompt_tokens: 7,
             completion_tokens: 3,

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use crate::api::types::{ChatCompletion, Usage};
 use crate::error::GatewayError;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Settlement};
+use crate::limits::Reservation;
 use crate::pricing::Cost;
 use crate::providers::ProviderId;
 
 /// What a request did, filled in along the pipeline.
-#[derive(Debug)]
 pub struct RequestLog {
     request_id: String,
     tenant: String,
@@ -32,6 +32,8 @@ pub struct RequestLog {
     /// `hit`, `miss`, `bypass`, or `off`.
     pub cache: &'static str,
     ledger: Arc<Ledger>,
+    reservations: Vec<Reservation>,
+    settlement_taken: bool,
     cost: Option<Cost>,
     saved: Option<Cost>,
     settled: bool,
@@ -54,6 +56,8 @@ impl RequestLog {
             attempts: 0,
             cache: "off",
             ledger,
+            reservations: Vec::new(),
+            settlement_taken: false,
             cost: None,
             saved: None,
             settled: false,
@@ -70,6 +74,35 @@ impl RequestLog {
             .usage
             .as_ref()
             .and_then(|u| self.ledger.record_saved(&stored.model, u));
+    }
+
+    /// Keeps a rate-limit reservation to settle when the request ends.
+    pub fn reserve(&mut self, reservation: Option<Reservation>) {
+        self.reservations.extend(reservation);
+    }
+
+    /// The writes left once the answer is complete (cost totals, alert
+    /// tiers, rate-limit settlement); the caller awaits it before the
+    /// response ends. Taken once; later calls return an empty one.
+    pub fn settlement(&mut self) -> Settlement {
+        if self.settlement_taken {
+            return Settlement::default();
+        }
+        self.settlement_taken = true;
+        let cost = self.settle();
+        let priced = match (self.provider, &self.model, cost) {
+            (Some(provider), Some(model), Some(cost)) if self.cache != "hit" => {
+                Some((provider.as_str(), model.as_str(), cost))
+            }
+            _ => None,
+        };
+        let tokens = self.usage.as_ref().map(|u| u.total_tokens);
+        self.ledger.settlement(
+            &self.request_id,
+            priced,
+            std::mem::take(&mut self.reservations),
+            tokens,
+        )
     }
 
     /// Prices the request once, adding it to the ledger, and returns its
@@ -110,6 +143,12 @@ impl RequestLog {
 
     fn emit(&mut self, status: u16, error: Option<&str>) {
         self.done = true;
+        // Whatever was not settled with the response (errors, a client
+        // that left) is settled in the background.
+        let leftover = self.settlement();
+        if let (false, Ok(runtime)) = (leftover.is_empty(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(leftover.run());
+        }
         let cost = self.settle().map(|c| c.to_string());
         let saved = self.saved.map(|c| c.to_string());
         let (prompt, completion) = self

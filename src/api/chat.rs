@@ -18,6 +18,7 @@ use crate::auth::{RequestId, Tenant};
 use crate::cache::replay::{self, Collector, PendingStore};
 use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
+use crate::limits;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
 use crate::request_log::RequestLog;
@@ -126,22 +127,32 @@ fn json_response(
     let mut log = log;
     log.usage = completion.usage.clone();
     let cost = log.settle();
+    let settlement = log.settlement();
     let body = match serde_json::to_vec(&completion) {
         Ok(body) => body,
         Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
     };
     log.finish(200, None);
-    let mut response = match pending {
-        None => (StatusCode::OK, body).into_response(),
-        Some(pending) => {
-            let bytes =
-                futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
-            let store = futures_util::stream::once(async move {
-                pending.run(&completion).await;
-            })
-            .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
-            Response::new(Body::from_stream(bytes.chain(store)))
-        }
+    let mut response = if pending.is_none() && settlement.is_empty() {
+        (StatusCode::OK, body).into_response()
+    } else {
+        // The writes run as their own task, so a client that leaves early
+        // cannot cancel them; the body waits for them before it ends.
+        let after = tokio::spawn(async move {
+            let store = async {
+                if let Some(pending) = pending {
+                    pending.run(&completion).await;
+                }
+            };
+            tokio::join!(store, settlement.run());
+        });
+        let bytes =
+            futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
+        let after = futures_util::stream::once(async move {
+            let _ = after.await;
+        })
+        .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
+        Response::new(Body::from_stream(bytes.chain(after)))
     };
     set_json(response.headers_mut());
     if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
@@ -233,6 +244,20 @@ async fn serve(
     meta.decision = plan.decision.as_ref().map(|d| d.summary());
     meta.route = plan.candidates.first().cloned();
     let wants_usage = prepare_upstream(&mut request);
+    match state
+        .ledger
+        .limits()
+        .tenant(tenant, limits::estimate(&request))
+        .await
+    {
+        Ok(reservation) => log.reserve(reservation),
+        Err(denied) => {
+            return Err(GatewayError::RateLimited {
+                scope: "this API key".into(),
+                retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+    }
 
     let mut pending = None;
     if let Some(cache) = &state.cache {
@@ -267,7 +292,10 @@ async fn serve(
     let deadline = started + state.config.retry.deadline;
     let result = failover::run(state, &mut request, &plan.candidates, deadline).await;
     let (output, route, attempts) = match result {
-        Ok(served) => (Ok(served.output), Some(served.route), served.attempts),
+        Ok(served) => {
+            log.reserve(served.reservation);
+            (Ok(served.output), Some(served.route), served.attempts)
+        }
         Err(failed) => (Err(failed.error), None, failed.attempts),
     };
     meta.attempts = attempts.iter().filter(|a| a.status != 0).count();
@@ -417,12 +445,19 @@ fn relay(
                         return Some((Ok(event), None));
                     }
                     None => {
-                        // A complete stream is stored before its last event goes out.
-                        if let (Some(pending), Some(completion)) =
-                            (pending, collector.and_then(Collector::finish))
-                        {
-                            pending.run(&completion).await;
-                        }
+                        // A complete stream is stored, and its cost and
+                        // limits settled, before its last event goes out.
+                        let settlement = log.settlement();
+                        let completion = collector.and_then(Collector::finish);
+                        let after = tokio::spawn(async move {
+                            let store = async {
+                                if let (Some(pending), Some(completion)) = (pending, completion) {
+                                    pending.run(&completion).await;
+                                }
+                            };
+                            tokio::join!(store, settlement.run());
+                        });
+                        let _ = after.await;
                         log.finish(200, None);
                         return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
                     }

@@ -93,5 +93,30 @@ pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
         "default_strategy": state.config.strategy.as_str(),
         "cache": cache,
         "costs": costs,
+        "rate_limits": state.ledger.limits().metrics(),
     }))
+}
+
+/// `?days=N` for `/metrics/costs` (default 7, at most 90).
+#[derive(Debug, serde::Deserialize)]
+pub struct CostQuery {
+    days: Option<u32>,
+}
+
+/// Global cost totals from the store (all instances): overall and per day,
+/// per provider and model. 503 when the store cannot be read.
+pub async fn costs(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<CostQuery>,
+) -> (StatusCode, Json<Value>) {
+    let days = query.days.unwrap_or(7).clamp(1, 90);
+    match state.ledger.global_totals(days).await {
+        Ok(totals) => (StatusCode::OK, Json(totals)),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"error": {"message": format!("cost totals unavailable: {e}"), "type": "api_error", "param": null, "code": "store_unavailable"}}),
+            ),
+        ),
+    }
 }

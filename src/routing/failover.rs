@@ -14,6 +14,7 @@ use super::retry::{Next, backoff, is_health_failure, next_step};
 use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::limits::{self, Reservation};
 use crate::providers::{ChunkStream, Provider};
 
 /// One try at one candidate.
@@ -43,6 +44,8 @@ pub struct Served {
     pub route: Route,
     /// Every attempt, the successful one last.
     pub attempts: Vec<Attempt>,
+    /// The provider rate-limit reservation of the successful call.
+    pub reservation: Option<Reservation>,
 }
 
 /// A failed run.
@@ -61,6 +64,7 @@ pub async fn run(
     deadline: Instant,
 ) -> Result<Served, Failed> {
     let stream = request.is_stream();
+    let estimate = limits::estimate(request);
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut errors: Vec<GatewayError> = Vec::new();
     'candidates: for route in candidates {
@@ -81,6 +85,27 @@ pub async fn run(
                 });
                 continue 'candidates;
             }
+            let reservation = match state
+                .ledger
+                .limits()
+                .provider(route.provider, estimate)
+                .await
+            {
+                Ok(reservation) => reservation,
+                Err(denied) => {
+                    let error = GatewayError::RateLimited {
+                        scope: route.provider.as_str().to_owned(),
+                        retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+                    };
+                    attempts.push(Attempt {
+                        route: route.clone(),
+                        error: Some(error.to_string()),
+                        status: 0,
+                    });
+                    errors.push(error);
+                    continue 'candidates;
+                }
+            };
             let started = Instant::now();
             let Some(remaining) = deadline
                 .checked_duration_since(started)
@@ -113,9 +138,15 @@ pub async fn run(
                         output,
                         route: route.clone(),
                         attempts,
+                        reservation,
                     });
                 }
                 Err(error) => {
+                    if let Some(reservation) = reservation {
+                        // The call used no tokens: give the estimate back.
+                        let limits = state.ledger.limits().clone();
+                        tokio::spawn(async move { limits.settle(&reservation, None).await });
+                    }
                     let health_failure = is_health_failure(&error);
                     if health_failure {
                         state.breakers.record(route, false, Instant::now());
@@ -173,12 +204,15 @@ fn final_error(
     match last {
         Some(e) if next_step(&e) == Next::Stop => return e,
         Some(e) if routes_tried.len() == 1 && !skipped => return e,
-        Some(e @ GatewayError::Upstream { status: 429, .. })
-            if errors
-                .iter()
-                .all(|e| matches!(e, GatewayError::Upstream { status: 429, .. })) =>
-        {
-            return e;
+        Some(e) if is_rate_limit(&e) && errors.iter().all(is_rate_limit) => {
+            // Only rate limits were met: the soonest retry is the answer.
+            return errors
+                .into_iter()
+                .chain([e])
+                .min_by_key(|e| e.retry_after().unwrap_or(u64::MAX))
+                .unwrap_or(GatewayError::AllFailed {
+                    summary: "rate limited".into(),
+                });
         }
         _ => {}
     }
@@ -205,6 +239,14 @@ fn final_error(
     GatewayError::AllFailed {
         summary: summary.join("; "),
     }
+}
+
+/// A 429, from a provider or from the gateway's own limits.
+fn is_rate_limit(error: &GatewayError) -> bool {
+    matches!(
+        error,
+        GatewayError::Upstream { status: 429, .. } | GatewayError::RateLimited { .. }
+    )
 }
 
 /// Whether a chunk carries something the client must see (text, a tool

@@ -310,3 +310,58 @@ pub fn header(response: &reqwest::Response, name: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A DynamoDB emulator URL for tests: `DYNAMODB_TEST_URL` when the test
+/// command started one, else one started here (once per test binary) with
+/// `infra/local/dynamodb-emulator.sh` on a free port.
+pub fn dynamodb_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("DYNAMODB_TEST_URL") {
+            return url;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let root = env!("CARGO_MANIFEST_DIR");
+        let dir = format!("{root}/target/test-dynamodb-{port}");
+        let status = std::process::Command::new(format!("{root}/infra/local/dynamodb-emulator.sh"))
+            .args(["start", &port.to_string(), &dir])
+            .status()
+            .expect("dynamodb-emulator.sh runs");
+        assert!(status.success(), "DynamoDB emulator started");
+        format!("http://127.0.0.1:{port}")
+    })
+    .clone()
+}
+
+/// Settings pointing the gateway at `table` on the emulator (created here).
+pub async fn dynamodb_env(table: &str) -> Vec<(String, String)> {
+    let url = dynamodb_url();
+    let aws = llm_gateway::config::AwsSettings {
+        endpoint: Some(url.clone()),
+        region: Some("us-east-1".into()),
+        access_key: Some(llm_gateway::config::Secret::new("test")),
+        secret_key: Some(llm_gateway::config::Secret::new("test")),
+        session_token: None,
+    };
+    llm_gateway::store::dynamodb::DynamoStore::new(
+        table.to_owned(),
+        std::time::Duration::from_secs(5),
+        aws,
+    )
+    .create_table_if_missing()
+    .await
+    .expect("table created");
+    vec![
+        ("DYNAMODB_TABLE".into(), table.to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB".into(), url),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        // The emulator answers in a few ms, but serially: bursts of
+        // concurrent writes queue up.
+        ("STORE_TIMEOUT_MS".into(), "5000".into()),
+    ]
+}

@@ -1,0 +1,483 @@
+//! The DynamoDB store: one table, partition key `pk` and sort key `sk`
+//! (both strings), every write a single atomic `UpdateItem` or conditional
+//! `PutItem`:
+//!
+//! | pk | sk | attributes |
+//! |---|---|---|
+//! | `LIMIT#{key}` | `BUCKET` | `tat_0`, `tat_1`: each bucket's GCRA time (µs) |
+//! | `COST` | `TOTAL` | `usd` (picodollars), `requests`, `p#{provider}`, `m#{model}` |
+//! | `COST` | `DAY#{yyyy-mm-dd}` | the same for one UTC day, `expires_at` (TTL) |
+//! | `ALERT` | `{scope}#{tier}` | `raised_at`; written once per tier and scope |
+//!
+//! The client is created on first use (cold starts do not wait for it) from
+//! the standard AWS chain; `AWS_ENDPOINT_URL_DYNAMODB` points it elsewhere.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+};
+use tokio::sync::OnceCell;
+
+use crate::config::AwsSettings;
+
+use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, slug};
+
+/// Days a day's totals are kept (the `expires_at` TTL attribute).
+const DAY_RETENTION_SECONDS: u64 = 400 * 86_400;
+
+/// The table and a lazily built client.
+pub struct DynamoStore {
+    table: String,
+    aws: AwsSettings,
+    timeout: Duration,
+    client: OnceCell<Client>,
+    /// Last seen bucket times per key: picks the write that will apply.
+    seen: Mutex<HashMap<String, Vec<Option<u64>>>>,
+}
+
+fn error<E, R>(what: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse::<i128>().ok().map(|x| x.max(0) as u64),
+        _ => None,
+    }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl DynamoStore {
+    /// A store on `table`; each call is bounded by `timeout`.
+    pub fn new(table: String, timeout: Duration, aws: AwsSettings) -> Self {
+        Self {
+            table,
+            aws,
+            timeout,
+            client: OnceCell::new(),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(region) = &self.aws.region {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                if let Some(endpoint) = &self.aws.endpoint {
+                    loader = loader.endpoint_url(endpoint);
+                }
+                if let (Some(key), Some(secret)) = (&self.aws.access_key, &self.aws.secret_key) {
+                    loader =
+                        loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                            key.expose(),
+                            secret.expose(),
+                            self.aws
+                                .session_token
+                                .as_ref()
+                                .map(|t| t.expose().to_owned()),
+                            None,
+                            "environment",
+                        ));
+                }
+                let config = loader.load().await;
+                let dynamo = aws_sdk_dynamodb::config::Builder::from(&config)
+                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+                    .build();
+                Client::from_conf(dynamo)
+            })
+            .await
+    }
+
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| StoreError(format!("{what}: no answer within {:?}", self.timeout)))?
+    }
+
+    /// Creates the table (on-demand, TTL on `expires_at`) unless it exists:
+    /// for local work and tests; production tables come from the SAM template.
+    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
+        let client = self.client().await;
+        if client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let created = client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash).map_err(|e| StoreError(e.to_string()))?)
+            .key_schema(key("sk", KeyType::Range).map_err(|e| StoreError(e.to_string()))?)
+            .attribute_definitions(attribute("pk").map_err(|e| StoreError(e.to_string()))?)
+            .attribute_definitions(attribute("sk").map_err(|e| StoreError(e.to_string()))?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(error("create table", e)),
+        }
+        let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+            .attribute_name("expires_at")
+            .enabled(true)
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        // Already enabled is fine.
+        let _ = client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await;
+        Ok(())
+    }
+
+    /// One conditional write taking from every cell, shaped by the cells'
+    /// assumed state: an idle bucket (time ≤ now) is set to now + increment,
+    /// a busy one is advanced by the increment if it stays within the
+    /// window. `Ok(Err(old))` when the assumption or the limit failed.
+    async fn try_take(
+        &self,
+        key: &str,
+        cells: &[Cell],
+        assumed: &[Option<u64>],
+        now: u64,
+    ) -> Result<Result<Vec<Option<u64>>, Vec<Option<u64>>>, StoreError> {
+        let mut sets = Vec::new();
+        let mut conditions = Vec::new();
+        let mut update = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&format!("LIMIT#{key}")))
+            .key("sk", s("BUCKET"))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (i, (cell, tat)) in cells.iter().zip(assumed).enumerate() {
+            update = update.expression_attribute_names(format!("#c{i}"), format!("tat_{i}"));
+            let inc = cell.increment();
+            if tat.is_none_or(|t| t <= now) {
+                sets.push(format!("#c{i} = :n{i}"));
+                conditions.push(format!("(attribute_not_exists(#c{i}) OR #c{i} <= :now)"));
+                update = update.expression_attribute_values(format!(":n{i}"), n(now + inc));
+            } else {
+                sets.push(format!("#c{i} = #c{i} + :i{i}"));
+                conditions.push(format!("(#c{i} > :now AND #c{i} <= :m{i})"));
+                update = update
+                    .expression_attribute_values(format!(":i{i}"), n(inc))
+                    .expression_attribute_values(
+                        format!(":m{i}"),
+                        n((now + super::WINDOW_US).saturating_sub(inc)),
+                    );
+            }
+        }
+        let read = |item: Option<&HashMap<String, AttributeValue>>| -> Vec<Option<u64>> {
+            (0..cells.len())
+                .map(|i| item.and_then(|it| number(it, &format!("tat_{i}"))))
+                .collect()
+        };
+        let result = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(conditions.join(" AND "))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Ok(read(out.attributes()))),
+            Err(e) => match e.as_service_error() {
+                Some(service) if service.is_conditional_check_failed_exception() => {
+                    let old = match service {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => read(c.item()),
+                        _ => vec![None; cells.len()],
+                    };
+                    Ok(Err(old))
+                }
+                _ => Err(error("take", e)),
+            },
+        }
+    }
+
+    async fn add_to(
+        &self,
+        sk: &str,
+        record: &CostRecord,
+        ttl: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let mut update = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("COST"))
+            .key("sk", s(sk))
+            .expression_attribute_names("#p", format!("p#{}", slug(&record.provider)))
+            .expression_attribute_names("#m", format!("m#{}", slug(&record.model)))
+            .expression_attribute_values(":c", n(record.picodollars))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew);
+        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c".to_owned();
+        if let Some(ttl) = ttl {
+            expression.push_str(" SET expires_at = if_not_exists(expires_at, :ttl)");
+            update = update.expression_attribute_values(":ttl", n(ttl));
+        }
+        let out = update
+            .update_expression(expression)
+            .send()
+            .await
+            .map_err(|e| error("add cost", e))?;
+        out.attributes()
+            .and_then(|a| number(a, "usd"))
+            .ok_or_else(|| StoreError("add cost: no total returned".into()))
+    }
+}
+
+fn totals_of(item: &HashMap<String, AttributeValue>) -> Totals {
+    let mut totals = Totals {
+        picodollars: number(item, "usd").unwrap_or(0),
+        requests: number(item, "requests").unwrap_or(0),
+        by_provider: BTreeMap::new(),
+        by_model: BTreeMap::new(),
+    };
+    for name in item.keys() {
+        let value = number(item, name).unwrap_or(0);
+        if let Some(provider) = name.strip_prefix("p#") {
+            totals.by_provider.insert(provider.to_owned(), value);
+        } else if let Some(model) = name.strip_prefix("m#") {
+            totals.by_model.insert(model.to_owned(), value);
+        }
+    }
+    totals
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    fn kind(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    async fn take(&self, key: &str, cells: &[Cell], now_us: u64) -> Result<Take, StoreError> {
+        let mut assumed = self
+            .seen
+            .lock()
+            .ok()
+            .and_then(|s| s.get(key).cloned())
+            .unwrap_or_default();
+        assumed.resize(cells.len(), None);
+        // The first write usually matches; another instance moving a bucket
+        // across "idle" costs one more round trip, at most two more.
+        for _ in 0..3 {
+            let outcome = self
+                .bounded("take", self.try_take(key, cells, &assumed, now_us))
+                .await?;
+            let (state, granted) = match outcome {
+                Ok(new) => (new, true),
+                Err(old) => (old, false),
+            };
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.insert(key.to_owned(), state.clone());
+            }
+            if granted {
+                return Ok(Take::Granted);
+            }
+            if cells
+                .iter()
+                .zip(&state)
+                .any(|(c, t)| c.after(*t, now_us).is_none())
+            {
+                let retry_after = cells
+                    .iter()
+                    .zip(&state)
+                    .map(|(c, t)| c.retry_after(*t, now_us))
+                    .max()
+                    .unwrap_or_default();
+                return Ok(Take::Denied { retry_after });
+            }
+            assumed = state;
+        }
+        Err(StoreError(
+            "take: bucket kept changing under contention".into(),
+        ))
+    }
+
+    async fn adjust(
+        &self,
+        key: &str,
+        cell: usize,
+        capacity: u64,
+        units: i64,
+    ) -> Result<(), StoreError> {
+        let step = Cell {
+            capacity,
+            take: units.unsigned_abs(),
+        }
+        .increment();
+        let delta = if units >= 0 {
+            i128::from(step)
+        } else {
+            -i128::from(step)
+        };
+        let call = async {
+            let result = self
+                .client()
+                .await
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&format!("LIMIT#{key}")))
+                .key("sk", s("BUCKET"))
+                .expression_attribute_names("#c", format!("tat_{cell}"))
+                .expression_attribute_values(":d", n(delta))
+                .update_expression("ADD #c :d")
+                .condition_expression("attribute_exists(#c)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(error("adjust", e)),
+            }
+        };
+        self.bounded("adjust", call).await
+    }
+
+    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
+        let ttl = unix_seconds() + DAY_RETENTION_SECONDS;
+        let day_key = format!("DAY#{}", record.day);
+        let (overall, day) = self
+            .bounded("add cost", async {
+                tokio::try_join!(
+                    self.add_to("TOTAL", record, None),
+                    self.add_to(&day_key, record, Some(ttl))
+                )
+            })
+            .await?;
+        Ok(Running { overall, day })
+    }
+
+    async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {
+        let call = async {
+            let result = self
+                .client()
+                .await
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s("ALERT"))
+                .item("sk", s(&format!("{scope}#{tier_usd}")))
+                .item("raised_at", n(unix_seconds()))
+                .item("expires_at", n(unix_seconds() + DAY_RETENTION_SECONDS))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(error("claim alert", e)),
+            }
+        };
+        self.bounded("claim alert", call).await
+    }
+
+    async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError> {
+        let key =
+            |sk: &str| HashMap::from([("pk".to_owned(), s("COST")), ("sk".to_owned(), s(sk))]);
+        let mut keys = KeysAndAttributes::builder().keys(key("TOTAL"));
+        for day in days.iter().take(90) {
+            keys = keys.keys(key(&format!("DAY#{day}")));
+        }
+        let keys = keys.build().map_err(|e| StoreError(e.to_string()))?;
+        let table = self.table.clone();
+        let call = async {
+            self.client()
+                .await
+                .batch_get_item()
+                .request_items(table.clone(), keys)
+                .send()
+                .await
+                .map_err(|e| error("read totals", e))
+        };
+        let out = self.bounded("read totals", call).await?;
+        let items = out
+            .responses()
+            .and_then(|r| r.get(&table))
+            .cloned()
+            .unwrap_or_default();
+        let mut overall = Totals::default();
+        let mut by_day = BTreeMap::new();
+        for item in &items {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == "TOTAL" => overall = totals_of(item),
+                Some(AttributeValue::S(sk)) => {
+                    if let Some(day) = sk.strip_prefix("DAY#") {
+                        by_day.insert(day.to_owned(), totals_of(item));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let days = days
+            .iter()
+            .filter_map(|d| by_day.remove(d).map(|t| (d.clone(), t)))
+            .collect();
+        Ok((overall, days))
+    }
+}

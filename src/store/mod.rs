@@ -1,0 +1,192 @@
+//! Shared state that must be exact across instances: rate-limit buckets,
+//! cost totals and alert-tier flags. DynamoDB when `DYNAMODB_TABLE` is set
+//! ([`dynamodb`]), else in memory ([`memory`], one instance only).
+
+pub mod dynamodb;
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// The store could not be reached or refused the call.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+/// The length of a bucket's refill window: capacities are per minute.
+pub const WINDOW_US: u64 = 60_000_000;
+
+/// One token bucket of a limit key, as GCRA: the bucket holds `capacity`
+/// units and refills completely in a minute; its state is one timestamp
+/// (the "theoretical arrival time"), so taking is one conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    /// Units per minute (and burst size).
+    pub capacity: u64,
+    /// Units to take now.
+    pub take: u64,
+}
+
+impl Cell {
+    /// How far one take pushes the arrival time, in microseconds.
+    pub fn increment(self) -> u64 {
+        let per_unit = u128::from(WINDOW_US) * u128::from(self.take);
+        u64::try_from(per_unit / u128::from(self.capacity.max(1))).unwrap_or(u64::MAX)
+    }
+
+    /// The cell's state after taking at `now` from state `tat`, or `None`
+    /// when the bucket lacks the units.
+    pub fn after(self, tat: Option<u64>, now: u64) -> Option<u64> {
+        let start = tat.map_or(now, |t| t.max(now));
+        let next = start.saturating_add(self.increment());
+        (next <= now.saturating_add(WINDOW_US)).then_some(next)
+    }
+
+    /// When taking could succeed again, from state `tat`.
+    pub fn retry_after(self, tat: Option<u64>, now: u64) -> Duration {
+        let start = tat.map_or(now, |t| t.max(now));
+        let next = start.saturating_add(self.increment());
+        Duration::from_micros(next.saturating_sub(now.saturating_add(WINDOW_US)))
+    }
+}
+
+/// The result of taking from a limit key's buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Every bucket had the units; they are taken.
+    Granted,
+    /// A bucket lacked them; nothing was taken.
+    Denied {
+        /// When the request could be granted.
+        retry_after: Duration,
+    },
+}
+
+/// One request's cost, to be added to the totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostRecord {
+    /// Provider name.
+    pub provider: String,
+    /// Upstream model.
+    pub model: String,
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Picodollars.
+    pub picodollars: u64,
+    /// The request, for reconciliation when the write fails.
+    pub request_id: String,
+}
+
+/// Totals after an add: overall and for the record's day, in picodollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Running {
+    /// All-time total.
+    pub overall: u64,
+    /// The day's total.
+    pub day: u64,
+}
+
+/// Totals of one scope (overall or one day).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Picodollars.
+    pub picodollars: u64,
+    /// Requests priced.
+    pub requests: u64,
+    /// Picodollars per provider.
+    pub by_provider: BTreeMap<String, u64>,
+    /// Picodollars per model.
+    pub by_model: BTreeMap<String, u64>,
+}
+
+/// Limits, totals and alert flags.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `dynamodb` or `memory`.
+    fn kind(&self) -> &'static str;
+
+    /// Takes from all of `key`'s buckets at once, or from none.
+    async fn take(&self, key: &str, cells: &[Cell], now_us: u64) -> Result<Take, StoreError>;
+
+    /// Gives back (`units` < 0) or charges more (`units` > 0) to one bucket
+    /// of `key` once the real usage is known; never refused.
+    async fn adjust(
+        &self,
+        key: &str,
+        cell: usize,
+        capacity: u64,
+        units: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Adds a cost to the overall and the day's totals (per provider and
+    /// model too) atomically; returns both totals after the add.
+    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError>;
+
+    /// Marks an alert tier as raised; `true` only for the first caller.
+    async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError>;
+
+    /// The overall totals and those of the given days.
+    async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError>;
+}
+
+/// Attribute-safe form of a provider or model name.
+pub fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_holds_a_minute_and_refills_evenly() {
+        let cell = Cell {
+            capacity: 60,
+            take: 1,
+        };
+        let now = 1_000_000_000;
+        let mut tat = None;
+        for _ in 0..60 {
+            tat = Some(cell.after(tat, now).expect("within capacity"));
+        }
+        assert!(cell.after(tat, now).is_none(), "the 61st is refused");
+        assert_eq!(cell.retry_after(tat, now), Duration::from_secs(1));
+        // One second later exactly one more unit has refilled.
+        let later = now + 1_000_000;
+        let tat = Some(cell.after(tat, later).expect("refilled one"));
+        assert!(cell.after(tat, later).is_none());
+        // Idle for long: the bucket is full again, not fuller.
+        let much_later = later + 3_600_000_000;
+        let mut tat = tat;
+        for _ in 0..60 {
+            tat = Some(cell.after(tat, much_later).expect("full again"));
+        }
+        assert!(cell.after(tat, much_later).is_none());
+    }
+
+    #[test]
+    fn a_take_larger_than_the_bucket_never_fits() {
+        let cell = Cell {
+            capacity: 1000,
+            take: 1001,
+        };
+        assert!(cell.after(None, 5).is_none());
+        let fits = Cell {
+            capacity: 1000,
+            take: 1000,
+        };
+        assert!(fits.after(None, 5).is_some());
+    }
+}
