@@ -232,6 +232,95 @@ def cache_section(mock_port: int) -> dict:
         subprocess.run([str(ROOT / "infra" / "local" / "redis-stack.sh"), "stop", str(redis_dir)], check=False)
 
 
+def start_dynamodb():
+    """The DynamoDB emulator on a free loopback port; returns (url, dir)."""
+    script = ROOT / "infra" / "local" / "dynamodb-emulator.sh"
+    port = free_port()
+    work = ROOT / "bench" / "results" / "dynamodb"
+    subprocess.run([str(script), "start", str(port), str(work)], check=True, stdout=subprocess.DEVNULL)
+    return f"http://127.0.0.1:{port}", work
+
+
+def emulator_round_trip(url: str, table: str, n: int = 300) -> list:
+    """One UpdateItem (ADD) per call with boto3 from the emulator's venv; ms."""
+    python = ROOT / ".tools" / "moto-venv" / "bin" / "python"
+    code = f"""
+import boto3, time, json
+c = boto3.client("dynamodb", endpoint_url="{url}", region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test")
+out = []
+for i in range({n}):
+    t = time.perf_counter()
+    c.update_item(TableName="{table}", Key={{"pk": {{"S": "BENCH"}}, "sk": {{"S": "RTT"}}}},
+                  UpdateExpression="ADD n :one", ExpressionAttributeValues={{":one": {{"N": "1"}}}})
+    out.append((time.perf_counter() - t) * 1000)
+print(json.dumps(out))
+"""
+    return json.loads(subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
+def limits_section(gateway_bin: Path, mock_port: int, n: int = 300) -> dict:
+    """Request latency with a provider rate limit kept in DynamoDB (the
+    emulator) against the same gateway without limits, and the emulator's
+    own round trip."""
+    url, work = start_dynamodb()
+    table = f"bench-{uuid.uuid4().hex[:8]}"
+    config = ROOT / "bench" / "results" / "limits.toml"
+    config.write_text("[limits.openai]\nrequests_per_minute = 1000000\ntokens_per_minute = 1000000000\n")
+    dynamo = {"DYNAMODB_TABLE": table, "DYNAMODB_CREATE_TABLE": "true", "AWS_ENDPOINT_URL_DYNAMODB": url,
+              "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    try:
+        plain, port, _ = start_gateway(gateway_bin, mock_port)
+        try:
+            timed_posts(port, "gpt-4o-mini", "warm up", 50)
+            without = timed_posts(port, "gpt-4o-mini", "no limits", n)
+        finally:
+            plain.terminate()
+            plain.wait(timeout=30)
+        limited, port, _ = start_gateway(gateway_bin, mock_port, {**dynamo, "GATEWAY_CONFIG": str(config)})
+        try:
+            time.sleep(1.0)  # the table is created in the background
+            timed_posts(port, "gpt-4o-mini", "warm up", 50)
+            with_limits = timed_posts(port, "gpt-4o-mini", "limited", n)
+            ttfb = first_byte_posts(port, n)
+        finally:
+            limited.terminate()
+            limited.wait(timeout=30)
+        rtt = emulator_round_trip(url, table, n)
+    finally:
+        subprocess.run([str(ROOT / "infra" / "local" / "dynamodb-emulator.sh"), "stop", str(work)], check=False)
+    return {"without_p50": pct(without, 0.5), "with_p50": pct(with_limits, 0.5),
+            "without_p99": pct(without, 0.99), "with_p99": pct(with_limits, 0.99),
+            "rtt_p50": pct(rtt, 0.5), "rtt_p99": pct(rtt, 0.99), "ttfb_p50": pct(ttfb, 0.5)}
+
+
+def first_byte_posts(port: int, n: int) -> list:
+    """Time to the response headers (the first byte) of non-streamed requests; ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"}
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "first byte"}]})
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+        response = conn.getresponse()
+        out.append((time.perf_counter() - started) * 1000)
+        response.read()
+    conn.close()
+    return out
+
+
+def print_limits(r: dict) -> None:
+    print("\nrate limits in DynamoDB (emulator on loopback; sequential, one connection; ms)")
+    print("| | p50 | p99 |")
+    print("|---|---|---|")
+    print(f"| gateway, no limits | {r['without_p50']:.3f} | {r['without_p99']:.3f} |")
+    print(f"| gateway, provider limit in DynamoDB | {r['with_p50']:.3f} | {r['with_p99']:.3f} |")
+    print(f"| added by the limit | {r['with_p50'] - r['without_p50']:+.3f} | {r['with_p99'] - r['without_p99']:+.3f} |")
+    print(f"| one emulator UpdateItem (boto3) | {r['rtt_p50']:.3f} | {r['rtt_p99']:.3f} |")
+    print(f"| time to response headers, limited | {r['ttfb_p50']:.3f} | |")
+
+
 def print_cache(rows: dict) -> None:
     print("\nsemantic cache hits (sequential, one connection; ms): the same question, stored once")
     print("| index | hit p50 / p99 | hit mean | embedding mean | hit mean after embedding | index search mean | direct mock p50 |")
@@ -246,7 +335,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache"], help="run one section only")
+    parser.add_argument("--only", choices=["cache", "limits"], help="run one section only")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -257,9 +346,12 @@ def main() -> None:
     mock = subprocess.Popen([str(TARGET / "release" / "mock-upstream"), "--port", str(mock_port)],
                             stdout=subprocess.DEVNULL)
     time.sleep(0.3)
-    if args.only == "cache":
+    if args.only:
         try:
-            print_cache(cache_section(mock_port))
+            if args.only == "cache":
+                print_cache(cache_section(mock_port))
+            else:
+                print_limits(limits_section(TARGET / "release" / "llm-gateway", mock_port))
         finally:
             mock.terminate()
             mock.wait(timeout=10)
@@ -283,6 +375,7 @@ def main() -> None:
         gateway.wait(timeout=30)
         failover = failover_overhead(TARGET / "release" / "llm-gateway", mock_port)
         cache = cache_section(mock_port)
+        limits = limits_section(TARGET / "release" / "llm-gateway", mock_port)
     finally:
         gateway.terminate()
         mock.terminate()
@@ -305,8 +398,10 @@ def main() -> None:
     for p, v in failover.items():
         print(f"| {p} | {v['failed']:.3f} | {v['healthy']:.3f} | {v['failover']:.3f} | {v['extra']:+.3f} |")
     print_cache(cache)
+    print_limits(limits)
     result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
-              "failover": failover, "cache": cache}
+              "failover": failover, "cache": cache,
+              "limits": limits}
     (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))
 
 

@@ -27,6 +27,47 @@ pub struct Ledger {
     persisted: AtomicU64,
     lost: AtomicU64,
     alerts: AtomicU64,
+    in_flight: Arc<InFlight>,
+}
+
+/// Writes still running after their response: counted so `/metrics` and
+/// a graceful shutdown can wait for them.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: AtomicU64,
+    idle: tokio::sync::Notify,
+}
+
+/// Holds one in-flight write; dropping it marks the write done.
+pub struct WriteGuard(Arc<InFlight>);
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl InFlight {
+    /// Writes running now.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Waits until no write is running (or `limit` passes).
+    pub async fn wait_idle(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.count() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
 }
 
 /// Alert tiers in USD, per day and overall, unless configured.
@@ -126,7 +167,19 @@ impl Ledger {
             persisted: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
+            in_flight: Arc::new(InFlight::default()),
         }
+    }
+
+    /// Counts a write that runs after its response.
+    pub fn track(&self) -> WriteGuard {
+        self.in_flight.count.fetch_add(1, Ordering::AcqRel);
+        WriteGuard(self.in_flight.clone())
+    }
+
+    /// The writes still running.
+    pub fn in_flight(&self) -> &Arc<InFlight> {
+        &self.in_flight
     }
 
     /// The rate limits settled by this ledger.
@@ -310,6 +363,7 @@ impl Ledger {
             "records_persisted": self.persisted.load(Ordering::Relaxed),
             "records_not_persisted": self.lost.load(Ordering::Relaxed),
             "alerts_raised": self.alerts.load(Ordering::Relaxed),
+            "writes_in_flight": self.in_flight.count(),
             "by_model": by_model,
         })
     }

@@ -76,6 +76,11 @@ impl RequestLog {
             .and_then(|u| self.ledger.record_saved(&stored.model, u));
     }
 
+    /// The ledger the request is priced in.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
     /// Keeps a rate-limit reservation to settle when the request ends.
     pub fn reserve(&mut self, reservation: Option<Reservation>) {
         self.reservations.extend(reservation);
@@ -147,7 +152,11 @@ impl RequestLog {
         // that left) is settled in the background.
         let leftover = self.settlement();
         if let (false, Ok(runtime)) = (leftover.is_empty(), tokio::runtime::Handle::try_current()) {
-            runtime.spawn(leftover.run());
+            let guard = self.ledger.track();
+            runtime.spawn(async move {
+                leftover.run().await;
+                drop(guard);
+            });
         }
         let cost = self.settle().map(|c| c.to_string());
         let saved = self.saved.map(|c| c.to_string());

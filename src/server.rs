@@ -73,6 +73,7 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    let in_flight = state.ledger.in_flight().clone();
     let server = axum::serve(listener, app::router(state)).with_graceful_shutdown(signal);
     let deadline = async {
         if stopping_rx.await.is_ok() {
@@ -85,6 +86,8 @@ pub async fn serve(
         result = server => result.map_err(|source| ServeError::Io { addr, source })?,
         () = deadline => tracing::warn!("grace period over: closing remaining connections"),
     }
+    // Cost records and cache stores still running after their responses.
+    in_flight.wait_idle(grace).await;
     tracing::info!("gateway stopped");
     Ok(())
 }

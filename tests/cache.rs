@@ -27,7 +27,11 @@ async fn ask(h: &Harness, key: &str, body: &Value, extra: &[(&str, &str)]) -> re
     for (k, v) in extra {
         request = request.header(*k, *v);
     }
-    request.send().await.expect("sent")
+    let response = request.send().await.expect("sent");
+    // The answer is stored right after it is sent; the next question may
+    // be its paraphrase.
+    common::settled(h).await;
+    response
 }
 
 fn upstream_calls(h: &Harness) -> usize {

@@ -180,6 +180,9 @@ async fn totals_suite(hs: Vec<Harness>) {
         }
     });
     let costs: Vec<String> = join_all(requests).await;
+    for h in &hs {
+        common::settled(h).await;
+    }
     // Exact sum in picodollars.
     let pico: u64 = costs.iter().map(|c| (usd(c) * 1e12).round() as u64).sum();
     // A stream: its cost is settled before its last event.
@@ -248,6 +251,9 @@ async fn alert_suite(mut env: Vec<(String, String)>, instances: usize) {
         }
     });
     assert!(join_all(requests).await.iter().all(|s| *s == 200));
+    for h in &hs {
+        common::settled(h).await;
+    }
     let spent = usd(get(&hs[0], "/metrics/costs").await["overall"]["cost_usd"]
         .as_str()
         .expect("cost"));
@@ -368,6 +374,7 @@ async fn store_down_fails_open_or_closed() {
     let r = ask(&open, "solo", "store is down").await;
     assert_eq!(r.status(), 200, "fails open");
     let _ = r.bytes().await;
+    common::settled(&open).await;
     let metrics = get(&open, "/metrics").await;
     assert!(
         metrics["rate_limits"]["store_errors"]

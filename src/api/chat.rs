@@ -128,6 +128,7 @@ fn json_response(
     log.usage = completion.usage.clone();
     let cost = log.settle();
     let settlement = log.settlement();
+    let guard = log.ledger().track();
     let body = match serde_json::to_vec(&completion) {
         Ok(body) => body,
         Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
@@ -137,7 +138,10 @@ fn json_response(
         (StatusCode::OK, body).into_response()
     } else {
         // The writes run as their own task, so a client that leaves early
-        // cannot cancel them; the body waits for them before it ends.
+        // cannot cancel them. The body declares its length, so clients have
+        // the whole answer at once; the stream itself ends only after the
+        // writes, so a Lambda invocation is not over before they are.
+        let length = body.len();
         let after = tokio::spawn(async move {
             let store = async {
                 if let Some(pending) = pending {
@@ -145,6 +149,7 @@ fn json_response(
                 }
             };
             tokio::join!(store, settlement.run());
+            drop(guard);
         });
         let bytes =
             futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
@@ -152,7 +157,11 @@ fn json_response(
             let _ = after.await;
         })
         .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
-        Response::new(Body::from_stream(bytes.chain(after)))
+        let mut response = Response::new(Body::from_stream(bytes.chain(after)));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        response
     };
     set_json(response.headers_mut());
     if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
@@ -449,6 +458,7 @@ fn relay(
                         // limits settled, before its last event goes out.
                         let settlement = log.settlement();
                         let completion = collector.and_then(Collector::finish);
+                        let guard = log.ledger().track();
                         let after = tokio::spawn(async move {
                             let store = async {
                                 if let (Some(pending), Some(completion)) = (pending, completion) {
@@ -456,6 +466,7 @@ fn relay(
                                 }
                             };
                             tokio::join!(store, settlement.run());
+                            drop(guard);
                         });
                         let _ = after.await;
                         log.finish(200, None);

@@ -147,3 +147,16 @@ def upstream_calls(mock_url) -> int:
     """How many requests the mock upstream has received."""
     with urllib.request.urlopen(f"{mock_url}/__mock/requests", timeout=5) as r:
         return len(json.load(r))
+
+
+def settled(gateway_url, timeout: float = 10.0) -> None:
+    """Waits until the gateway's writes after responses (cache stores, cost
+    records) are done: a JSON answer reaches the client before them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{gateway_url}/metrics", timeout=5) as r:
+            if json.load(r)["costs"]["writes_in_flight"] == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError("writes still in flight")
+        time.sleep(0.01)

@@ -4,15 +4,18 @@ is not, and a streamed hit parses as a normal stream."""
 
 import uuid
 
-from conftest import upstream_calls
+from conftest import settled, upstream_calls
 
 
 def ask(client, system, text, **kwargs):
-    return client.chat.completions.with_raw_response.create(
+    response = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini",
         messages=[{"role": "system", "content": system}, {"role": "user", "content": text}],
         **kwargs,
     )
+    # The answer is stored just after it is sent.
+    settled(str(client.base_url).removesuffix("/v1/"))
+    return response
 
 
 def test_paraphrase_hits_without_an_upstream_call(cached_client, mock_url):

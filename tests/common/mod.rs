@@ -365,3 +365,14 @@ pub async fn dynamodb_env(table: &str) -> Vec<(String, String)> {
         ("STORE_TIMEOUT_MS".into(), "5000".into()),
     ]
 }
+
+/// Waits until the writes that run after responses (cache stores, cost
+/// records, limit settlements) are done: JSON answers reach the client
+/// before them.
+pub async fn settled(h: &Harness) {
+    h.state
+        .ledger
+        .in_flight()
+        .wait_idle(std::time::Duration::from_secs(10))
+        .await;
+}
