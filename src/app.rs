@@ -204,8 +204,9 @@ impl AppState {
     }
 }
 
-/// The gateway's routes and middleware. `/v1/*` needs a client key (when
-/// keys are configured); `/health` and `/ready` do not.
+/// The gateway's routes and middleware. `/v1/*` and the metrics (spend
+/// and traffic are the operator's business) need a client key when keys
+/// are configured; `/health` and `/ready` do not.
 pub fn router(state: AppState) -> Router {
     let authenticator = Arc::new(Authenticator::new(&state.config.auth));
     let v1 = Router::new()
@@ -213,6 +214,8 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/completions", post(chat::completions))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
+        .route("/metrics", get(ops::metrics))
+        .route("/metrics/costs", get(ops::costs))
         .route_layer(middleware::from_fn_with_state(
             authenticator,
             auth::require_key,
@@ -221,8 +224,6 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .route("/metrics/costs", get(ops::costs))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(unknown_endpoint)
         .layer(middleware::from_fn(auth::request_id))

@@ -391,6 +391,7 @@ async fn store_down_fails_open_or_closed() {
     let costs = closed
         .http
         .get(closed.url("/metrics/costs"))
+        .bearer_auth(CLIENT_KEY)
         .send()
         .await
         .expect("sent");

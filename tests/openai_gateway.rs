@@ -243,7 +243,11 @@ async fn client_auth_is_enforced_on_v1_only() {
             .expect("sent")
             .status(),
         200
-    );
+    ); // Spend and traffic are the operator's business.
+    for path in ["/metrics", "/metrics/costs"] {
+        let status = h.http.get(h.url(path)).send().await.expect("sent").status();
+        assert_eq!(status, 401, "{path}");
+    }
 }
 
 #[tokio::test]

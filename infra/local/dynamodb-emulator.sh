@@ -26,7 +26,18 @@ start() {
   local port=$1 dir=$2
   install
   mkdir -p "$dir"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
+  # One request at a time: moto's threaded server applies concurrent
+  # conditional updates and ADDs to one item without a lock (lost updates,
+  # over-granted buckets); served serially, each call is atomic as in
+  # DynamoDB. Without threads werkzeug speaks HTTP/1.0, one call per
+  # connection, so clients never wait on another's idle keep-alive.
+  MOTO_PORT=$port "$VENV/bin/python" -c '
+import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
+           threaded=False, request_handler=MotoRequestHandler)
+' "$port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"
   for _ in $(seq 1 200); do
     if "$VENV/bin/python" -c "import urllib.request, sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then

@@ -154,7 +154,10 @@ def settled(gateway_url, timeout: float = 10.0) -> None:
     records) are done: a JSON answer reaches the client before them."""
     deadline = time.monotonic() + timeout
     while True:
-        with urllib.request.urlopen(f"{gateway_url}/metrics", timeout=5) as r:
+        request = urllib.request.Request(
+            f"{gateway_url}/metrics", headers={"authorization": f"Bearer {CLIENT_KEY}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
             if json.load(r)["costs"]["writes_in_flight"] == 0:
                 return
         if time.monotonic() > deadline:
