@@ -18,6 +18,7 @@ pub mod providers;
 pub mod redis_client;
 pub mod request_log;
 pub mod routing;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;

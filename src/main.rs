@@ -5,11 +5,28 @@ use std::process::ExitCode;
 
 use llm_gateway::app::AppState;
 use llm_gateway::config::Config;
-use llm_gateway::{lambda, server, telemetry};
+use llm_gateway::{lambda, secrets, server, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let state = match Config::from_env().and_then(|config| {
+    // Keys from Secrets Manager, read once at cold start (when configured).
+    let secrets = match std::env::var(secrets::SECRETS_VAR) {
+        Ok(arn) => match secrets::load(&arn).await {
+            Ok(values) => values,
+            Err(e) => {
+                eprintln!("llm-gateway: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => Default::default(),
+    };
+    let config = Config::from_lookup(|name| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    });
+    let state = match config.and_then(|config| {
         telemetry::init(config.log_format);
         AppState::new(config)
     }) {
