@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh clone: format and lint checks, Rust unit
-# and integration tests (mock upstreams, the Lambda door behind a Runtime API
-# emulator), then acceptance tests with the official OpenAI Python SDK.
+# The whole test suite from a fresh clone: format and lint checks, the SAM
+# template (translated and linted), Rust unit and integration tests (mock
+# upstreams, Redis Stack, the DynamoDB emulator, the Lambda door behind a
+# Runtime API emulator), then acceptance tests with the official OpenAI
+# Python SDK, including the release binary under `cargo lambda watch`.
 # Installs what it needs (a Python venv under .venv, Redis Stack and the
 # DynamoDB emulator under .tools) and starts every server itself on free
 # loopback ports.
@@ -16,6 +18,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "SAM template: translated and linted"
+infra/sam/check-template.sh
 
 step "embedding model for the semantic cache"
 infra/local/install-model.sh
@@ -42,4 +47,10 @@ VENV="$ROOT/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/acceptance/requirements.txt
 cargo build --workspace --bins --locked
+# The Lambda door under cargo lambda watch runs the release binary.
+cargo build --release --bin llm-gateway --locked
+CL_VENV="$ROOT/.tools/cargo-lambda-venv"
+[ -x "$CL_VENV/bin/python" ] || python3 -m venv "$CL_VENV"
+[ -x "$CL_VENV/bin/cargo-lambda" ] \
+  || "$CL_VENV/bin/pip" install --quiet --disable-pip-version-check cargo-lambda==1.9.2
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/acceptance

@@ -127,6 +127,9 @@ impl AppState {
                 None => per_key = Some(*limit),
             }
         }
+        if config.emf_metrics {
+            crate::request_log::enable_emf();
+        }
         let limits = Arc::new(Limits::new(
             store.clone(),
             provider_limits,

@@ -266,6 +266,8 @@ pub struct Config {
     pub limit_fail: crate::limits::FailMode,
     /// Cost alert tiers in USD, per day and overall (`COST_ALERT_TIERS_USD`).
     pub alert_tiers: Vec<u64>,
+    /// Per-request CloudWatch EMF metric lines (`EMF_METRICS`).
+    pub emf_metrics: bool,
     /// The semantic cache, `None` when `CACHE_ENABLED=false`.
     pub cache: Option<CacheConfig>,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
@@ -389,6 +391,7 @@ impl Config {
             },
         };
         let rate_limits = flag(&var, "RATE_LIMIT_ENABLED", true)?;
+        let emf_metrics = flag(&var, "EMF_METRICS", false)?;
         let limit_fail = match var("RATE_LIMIT_FAIL_MODE").as_deref() {
             None | Some("open") => crate::limits::FailMode::Open,
             Some("closed") => crate::limits::FailMode::Closed,
@@ -487,6 +490,7 @@ impl Config {
             rate_limits,
             limit_fail,
             alert_tiers,
+            emf_metrics,
             shutdown_grace,
             log_format,
             providers,

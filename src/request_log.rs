@@ -2,6 +2,7 @@
 //! really ends (for streams: when the last byte is sent or the client leaves).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::api::types::{ChatCompletion, Usage};
@@ -10,6 +11,40 @@ use crate::ledger::{Ledger, Settlement};
 use crate::limits::Reservation;
 use crate::pricing::Cost;
 use crate::providers::ProviderId;
+
+static EMF: AtomicBool = AtomicBool::new(false);
+
+/// Also writes each request as a CloudWatch Embedded Metric Format line
+/// (namespace `LlmGateway`, dimension `Service`: `Requests`,
+/// `ServerErrors`, `LatencyMs`), which the SAM template's alarms use.
+pub fn enable_emf() {
+    EMF.store(true, Ordering::Relaxed);
+}
+
+fn emit_emf(status: u16, latency_ms: f64) {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": "LlmGateway",
+                "Dimensions": [["Service"]],
+                "Metrics": [
+                    {"Name": "Requests", "Unit": "Count"},
+                    {"Name": "ServerErrors", "Unit": "Count"},
+                    {"Name": "LatencyMs", "Unit": "Milliseconds"},
+                ],
+            }],
+        },
+        "Service": "llm-gateway",
+        "Requests": 1,
+        "ServerErrors": u8::from(status >= 500),
+        "LatencyMs": latency_ms,
+    });
+    println!("{line}");
+}
 
 /// What a request did, filled in along the pipeline.
 pub struct RequestLog {
@@ -159,6 +194,9 @@ impl RequestLog {
             });
         }
         let cost = self.settle().map(|c| c.to_string());
+        if EMF.load(Ordering::Relaxed) {
+            emit_emf(status, self.started.elapsed().as_secs_f64() * 1000.0);
+        }
         let saved = self.saved.map(|c| c.to_string());
         let (prompt, completion) = self
             .usage
