@@ -335,6 +335,62 @@ def print_limits(r: dict) -> None:
     print(f"| back-to-back requests, limits + cost records in DynamoDB | {r['with_p50']:.3f} | {r['with_p99']:.3f} |")
 
 
+def lambda_cold_start(gateway_bin: Path, runs: int = 20) -> dict:
+    """Process spawn → the runtime's first `GET …/invocation/next`, against
+    a minimal Runtime API stub (it never hands out an invocation): the time
+    a cold start spends before it can take the first request."""
+    import http.server
+    import threading
+
+    first = {}
+    ready = threading.Event()
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            if self.path.endswith("/runtime/invocation/next") and "t" not in first:
+                first["t"] = time.perf_counter()
+                ready.set()
+            time.sleep(0.5)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": "gateway", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_LAMBDA_FUNCTION_VERSION": "1", "GATEWAY_API_KEYS": CLIENT_KEY,
+        "OPENAI_API_KEY": PROVIDER_KEY, "ANTHROPIC_API_KEY": PROVIDER_KEY, "GEMINI_API_KEY": PROVIDER_KEY,
+        "CACHE_ENABLED": "true", "EMBEDDING_MODEL_DIR": str(ROOT / "models" / "all-MiniLM-L6-v2"),
+        "DYNAMODB_TABLE": "gateway", "AWS_REGION": "us-east-1",
+    }
+    samples = []
+    try:
+        for _ in range(runs):
+            first.clear()
+            ready.clear()
+            started = time.perf_counter()
+            proc = subprocess.Popen([str(gateway_bin)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if not ready.wait(10):
+                proc.kill()
+                raise RuntimeError("the runtime never asked for an invocation")
+            samples.append((first["t"] - started) * 1000)
+            proc.kill()
+            proc.wait()
+    finally:
+        server.shutdown()
+    return {"p50": pct(samples, 0.5), "max": max(samples), "size_mib": gateway_bin.stat().st_size / 1048576}
+
+
+def print_cold(r: dict) -> None:
+    print(f"\nLambda cold start (spawn → first GET /invocation/next, cache + DynamoDB configured): "
+          f"p50 {r['p50']:.1f} ms, max {r['max']:.1f} ms; release binary {r['size_mib']:.1f} MiB")
+
+
 def print_cache(rows: dict) -> None:
     print("\nsemantic cache hits (sequential, one connection; ms): the same question, stored once")
     print("| index | hit p50 / p99 | hit mean | embedding mean | hit mean after embedding | index search mean | direct mock p50 |")
@@ -349,7 +405,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "limits"], help="run one section only")
+    parser.add_argument("--only", choices=["cache", "limits", "cold"], help="run one section only")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -364,6 +420,8 @@ def main() -> None:
         try:
             if args.only == "cache":
                 print_cache(cache_section(mock_port))
+            elif args.only == "cold":
+                print_cold(lambda_cold_start(TARGET / "release" / "llm-gateway"))
             else:
                 print_limits(limits_section(TARGET / "release" / "llm-gateway", mock_port))
         finally:
@@ -390,6 +448,7 @@ def main() -> None:
         failover = failover_overhead(TARGET / "release" / "llm-gateway", mock_port)
         cache = cache_section(mock_port)
         limits = limits_section(TARGET / "release" / "llm-gateway", mock_port)
+        cold = lambda_cold_start(TARGET / "release" / "llm-gateway")
     finally:
         gateway.terminate()
         mock.terminate()
@@ -413,9 +472,10 @@ def main() -> None:
         print(f"| {p} | {v['failed']:.3f} | {v['healthy']:.3f} | {v['failover']:.3f} | {v['extra']:+.3f} |")
     print_cache(cache)
     print_limits(limits)
+    print_cold(cold)
     result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
               "failover": failover, "cache": cache,
-              "limits": limits}
+              "limits": limits, "cold_start": cold}
     (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))
 
 
