@@ -57,6 +57,8 @@ pub struct AppState {
     pub cache: Option<Arc<SemanticCache>>,
     /// Prices and this instance's spend.
     pub ledger: Arc<Ledger>,
+    /// Gateway overhead per request (time not spent waiting on providers).
+    pub overhead: Arc<crate::request_log::Overhead>,
 }
 
 impl AppState {
@@ -176,6 +178,7 @@ impl AppState {
             ))
         });
         Ok(Self {
+            overhead: Arc::default(),
             ledger: Arc::new(Ledger::new(
                 pricing,
                 store,

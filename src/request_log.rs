@@ -14,6 +14,51 @@ use crate::providers::ProviderId;
 
 static EMF: AtomicBool = AtomicBool::new(false);
 
+/// Samples of gateway overhead kept for percentiles.
+const OVERHEAD_SAMPLES: usize = 2048;
+
+/// Gateway overhead per request — its time minus the time spent waiting on
+/// providers — over the most recent requests, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Overhead {
+    samples: std::sync::Mutex<std::collections::VecDeque<f32>>,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Overhead {
+    fn record(&self, overhead: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut samples) = self.samples.lock() {
+            if samples.len() == OVERHEAD_SAMPLES {
+                samples.pop_front();
+            }
+            samples.push_back(overhead.as_secs_f32() * 1000.0);
+        }
+    }
+
+    /// p50 / p95 / p99 / max in ms over the recent requests.
+    pub fn metrics(&self) -> serde_json::Value {
+        let mut sorted: Vec<f32> = self
+            .samples
+            .lock()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        sorted.sort_by(f32::total_cmp);
+        let pct = |p: f64| {
+            let i = ((sorted.len().max(1) as f64 - 1.0) * p).round() as usize;
+            sorted.get(i).copied().map_or(0.0, f64::from)
+        };
+        serde_json::json!({
+            "requests": self.count.load(Ordering::Relaxed),
+            "window": sorted.len(),
+            "p50": pct(0.50),
+            "p95": pct(0.95),
+            "p99": pct(0.99),
+            "max": sorted.last().copied().map_or(0.0, f64::from),
+        })
+    }
+}
+
 /// Also writes each request as a CloudWatch Embedded Metric Format line
 /// (namespace `LlmGateway`, dimension `Service`: `Requests`,
 /// `ServerErrors`, `LatencyMs`), which the SAM template's alarms use.
@@ -67,6 +112,8 @@ pub struct RequestLog {
     /// `hit`, `miss`, `bypass`, or `off`.
     pub cache: &'static str,
     ledger: Arc<Ledger>,
+    overhead: Arc<Overhead>,
+    upstream: Duration,
     reservations: Vec<Reservation>,
     settlement_taken: bool,
     cost: Option<Cost>,
@@ -77,7 +124,13 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// Starts the record of a request.
-    pub fn start(request_id: &str, tenant: &str, started: Instant, ledger: Arc<Ledger>) -> Self {
+    pub fn start(
+        request_id: &str,
+        tenant: &str,
+        started: Instant,
+        ledger: Arc<Ledger>,
+        overhead: Arc<Overhead>,
+    ) -> Self {
         Self {
             request_id: request_id.to_owned(),
             tenant: tenant.to_owned(),
@@ -91,6 +144,8 @@ impl RequestLog {
             attempts: 0,
             cache: "off",
             ledger,
+            overhead,
+            upstream: Duration::ZERO,
             reservations: Vec::new(),
             settlement_taken: false,
             cost: None,
@@ -109,6 +164,12 @@ impl RequestLog {
             .usage
             .as_ref()
             .and_then(|u| self.ledger.record_saved(&stored.model, u));
+    }
+
+    /// Adds time spent waiting on a provider (a call, a backoff, the next
+    /// chunk of a stream): what is not the gateway's own overhead.
+    pub fn add_upstream(&mut self, waited: Duration) {
+        self.upstream += waited;
     }
 
     /// The ledger the request is priced in.
@@ -194,8 +255,11 @@ impl RequestLog {
             });
         }
         let cost = self.settle().map(|c| c.to_string());
+        let latency = self.started.elapsed();
+        let overhead = latency.saturating_sub(self.upstream);
+        self.overhead.record(overhead);
         if EMF.load(Ordering::Relaxed) {
-            emit_emf(status, self.started.elapsed().as_secs_f64() * 1000.0);
+            emit_emf(status, latency.as_secs_f64() * 1000.0);
         }
         let saved = self.saved.map(|c| c.to_string());
         let (prompt, completion) = self
@@ -217,7 +281,9 @@ impl RequestLog {
             completion_tokens = completion,
             cost_usd = cost.as_deref(),
             saved_usd = saved.as_deref(),
-            latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            upstream_ms = self.upstream.as_secs_f64() * 1000.0,
+            overhead_ms = overhead.as_secs_f64() * 1000.0,
             ttft_ms = self.first_token.map(|d| d.as_secs_f64() * 1000.0),
             error,
             "request"

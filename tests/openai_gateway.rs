@@ -533,3 +533,35 @@ async fn graceful_shutdown_lets_streams_finish() {
         .expect("server stops");
     assert!(matches!(result, Ok(Ok(()))));
 }
+
+/// Gateway overhead = request time − time waiting on the provider: a slow
+/// upstream (JSON, and a stream with gaps between chunks) leaves the
+/// overhead small while the requests take long.
+#[tokio::test]
+async fn overhead_excludes_time_waiting_on_the_provider() {
+    let h = Harness::start().await;
+    let started = std::time::Instant::now();
+    let slow = h
+        .chat(&chat_body("gpt-4o-mini", "slow answer mock:delay_ms=300"))
+        .await;
+    assert_eq!(slow.status(), 200);
+    slow.bytes().await.expect("body");
+    let mut streamed = chat_body("gpt-4o-mini", "one two three four mock:chunk_delay_ms=100");
+    streamed["stream"] = json!(true);
+    let text = h.chat(&streamed).await.text().await.expect("stream");
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert!(started.elapsed() > Duration::from_millis(700));
+    let metrics = json_of(
+        h.http
+            .get(h.url("/metrics"))
+            .bearer_auth(CLIENT_KEY)
+            .send()
+            .await
+            .expect("metrics"),
+    )
+    .await;
+    let overhead = &metrics["overhead_ms"];
+    assert_eq!(overhead["requests"], 2, "{overhead}");
+    let max = overhead["max"].as_f64().expect("max");
+    assert!(max < 150.0, "overhead {max} ms should exclude the provider's 300+ ms");
+}

@@ -56,7 +56,13 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         .extensions
         .get::<Tenant>()
         .map_or("", |t| t.0.as_str());
-    let mut log = RequestLog::start(id, tenant, started, state.ledger.clone());
+    let mut log = RequestLog::start(
+        id,
+        tenant,
+        started,
+        state.ledger.clone(),
+        state.overhead.clone(),
+    );
     let mut meta = RouteMeta::default();
     let result = serve(
         &state,
@@ -303,9 +309,13 @@ async fn serve(
     let (output, route, attempts) = match result {
         Ok(served) => {
             log.reserve(served.reservation);
+            log.add_upstream(served.waited);
             (Ok(served.output), Some(served.route), served.attempts)
         }
-        Err(failed) => (Err(failed.error), None, failed.attempts),
+        Err(failed) => {
+            log.add_upstream(failed.waited);
+            (Err(failed.error), None, failed.attempts)
+        }
     };
     meta.attempts = attempts.iter().filter(|a| a.status != 0).count();
     meta.route = route
@@ -421,7 +431,10 @@ fn relay(
         move |state| async move {
             let (mut chunks, mut log, pending, mut collector) = state?;
             loop {
-                match chunks.next().await {
+                let waiting = Instant::now();
+                let next = chunks.next().await;
+                log.add_upstream(waiting.elapsed());
+                match next {
                     Some(Ok(mut chunk)) => {
                         if let Some(collector) = &mut collector {
                             collector.push(&chunk);

@@ -94,6 +94,7 @@ pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
         "cache": cache,
         "costs": costs,
         "rate_limits": state.ledger.limits().metrics(),
+        "overhead_ms": state.overhead.metrics(),
     }))
 }
 

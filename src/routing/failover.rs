@@ -46,6 +46,8 @@ pub struct Served {
     pub attempts: Vec<Attempt>,
     /// The provider rate-limit reservation of the successful call.
     pub reservation: Option<Reservation>,
+    /// Time spent waiting on providers (calls and backoff), not working.
+    pub waited: Duration,
 }
 
 /// A failed run.
@@ -54,6 +56,8 @@ pub struct Failed {
     pub error: GatewayError,
     /// Every attempt.
     pub attempts: Vec<Attempt>,
+    /// Time spent waiting on providers (calls and backoff), not working.
+    pub waited: Duration,
 }
 
 /// Runs the request against `candidates` until one answers.
@@ -65,6 +69,7 @@ pub async fn run(
 ) -> Result<Served, Failed> {
     let stream = request.is_stream();
     let estimate = limits::estimate(request);
+    let mut waited = Duration::ZERO;
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut errors: Vec<GatewayError> = Vec::new();
     'candidates: for route in candidates {
@@ -121,6 +126,7 @@ pub async fn run(
             .unwrap_or(Err(GatewayError::UpstreamTimeout {
                 provider: route.provider,
             }));
+            waited += started.elapsed();
             match result {
                 Ok((output, ttft)) => {
                     let elapsed = started.elapsed();
@@ -139,6 +145,7 @@ pub async fn run(
                         route: route.clone(),
                         attempts,
                         reservation,
+                        waited,
                     });
                 }
                 Err(error) => {
@@ -176,6 +183,7 @@ pub async fn run(
                                 continue 'candidates;
                             }
                             tokio::time::sleep(wait).await;
+                            waited += wait;
                         }
                         Next::Retry => continue 'candidates,
                     }
@@ -186,6 +194,7 @@ pub async fn run(
     Err(Failed {
         error: final_error(errors, &attempts, deadline),
         attempts,
+        waited,
     })
 }
 
