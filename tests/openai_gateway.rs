@@ -563,5 +563,8 @@ async fn overhead_excludes_time_waiting_on_the_provider() {
     let overhead = &metrics["overhead_ms"];
     assert_eq!(overhead["requests"], 2, "{overhead}");
     let max = overhead["max"].as_f64().expect("max");
-    assert!(max < 150.0, "overhead {max} ms should exclude the provider's 300+ ms");
+    assert!(
+        max < 150.0,
+        "overhead {max} ms should exclude the provider's 300+ ms"
+    );
 }
