@@ -242,15 +242,7 @@ async fn suite(h: Harness) {
         "n > 1 is not cached"
     );
 
-    let metrics = json_of(
-        h.http
-            .get(h.url("/metrics"))
-            .bearer_auth(common::CLIENT_KEY)
-            .send()
-            .await
-            .expect("sent"),
-    )
-    .await;
+    let metrics = common::metrics(&h).await;
     let cache = &metrics["cache"];
     assert!(cache["hits"].as_u64().is_some_and(|n| n >= 4), "{cache}");
     assert!(cache["misses"].as_u64().is_some_and(|n| n >= 8), "{cache}");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{CLIENT_KEY, Harness, chat_body, header, json_of, sse_data};
+use common::{Harness, chat_body, header, json_of, sse_data};
 use serde_json::{Value, json};
 
 /// List prices in picodollars per token (USD per million × 10⁶), written
@@ -39,17 +39,6 @@ fn usd(pico: u64) -> String {
     }
 }
 
-async fn metrics(h: &Harness) -> Value {
-    let response = h
-        .http
-        .get(h.url("/metrics"))
-        .bearer_auth(CLIENT_KEY)
-        .send()
-        .await
-        .expect("metrics");
-    json_of(response).await
-}
-
 #[tokio::test]
 async fn costs_equal_pricing_times_usage_streamed_or_not() {
     let h = Harness::start().await;
@@ -75,7 +64,7 @@ async fn costs_equal_pricing_times_usage_streamed_or_not() {
         let usage: Value = serde_json::from_str(&events[events.len() - 2]).expect("usage");
         total += expected(model, &usage["usage"]);
     }
-    let costs = &metrics(&h).await["costs"];
+    let costs = &common::metrics(&h).await["costs"];
     assert_eq!(costs["spent_usd"], usd(total), "{costs}");
     assert_eq!(costs["unpriced_requests"], 0);
     let by_model = costs["by_model"].as_array().expect("by model");
@@ -94,7 +83,7 @@ async fn unpriced_models_are_counted_not_guessed() {
         .await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("x-gateway-cost-usd").is_none());
-    let costs = &metrics(&h).await["costs"];
+    let costs = &common::metrics(&h).await["costs"];
     assert_eq!(costs["unpriced_requests"], 1);
     assert_eq!(costs["spent_usd"], "0");
 }

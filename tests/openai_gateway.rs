@@ -551,15 +551,7 @@ async fn overhead_excludes_time_waiting_on_the_provider() {
     let text = h.chat(&streamed).await.text().await.expect("stream");
     assert!(text.ends_with("data: [DONE]\n\n"));
     assert!(started.elapsed() > Duration::from_millis(700));
-    let metrics = json_of(
-        h.http
-            .get(h.url("/metrics"))
-            .bearer_auth(CLIENT_KEY)
-            .send()
-            .await
-            .expect("metrics"),
-    )
-    .await;
+    let metrics = common::metrics(&h).await;
     let overhead = &metrics["overhead_ms"];
     assert_eq!(overhead["requests"], 2, "{overhead}");
     let max = overhead["max"].as_f64().expect("max");

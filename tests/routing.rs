@@ -187,15 +187,7 @@ async fn breakers_open_skip_and_recover_through_a_half_open_probe() {
             .await;
         assert_eq!(header(&response, "x-gateway-provider"), "anthropic");
     }
-    let metrics = json_of(
-        h.http
-            .get(h.url("/metrics"))
-            .bearer_auth(common::CLIENT_KEY)
-            .send()
-            .await
-            .expect("sent"),
-    )
-    .await;
+    let metrics = common::metrics(&h).await;
     assert_eq!(metrics["routes"][route]["breaker"], "open", "{metrics}");
     assert_eq!(metrics["routes"][route]["errors"], 2);
     // Open: openai is skipped without a call, even for a healthy request.
@@ -210,15 +202,7 @@ async fn breakers_open_skip_and_recover_through_a_half_open_probe() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let response = h.chat(&chat_body("gpt-4o-mini", "probe")).await;
     assert_eq!(header(&response, "x-gateway-provider"), "openai");
-    let metrics = json_of(
-        h.http
-            .get(h.url("/metrics"))
-            .bearer_auth(common::CLIENT_KEY)
-            .send()
-            .await
-            .expect("sent"),
-    )
-    .await;
+    let metrics = common::metrics(&h).await;
     assert_eq!(metrics["routes"][route]["breaker"], "closed");
     assert!(
         metrics["routes"][route]["latency_ms"]["p99"]

@@ -232,27 +232,35 @@ pub fn config_file(name: &str, text: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-/// A Redis Stack URL for tests: `REDIS_TEST_URL` when the test command
-/// started one, else one started here (once per test binary) with
-/// `infra/local/redis-stack.sh` on a free port.
+/// A service for tests: `$var` when the test command started one, else one
+/// started with `infra/local/{script} start PORT DIR` on a free port.
+fn service_url(var: &str, script: &str, url: impl Fn(u16) -> String) -> String {
+    if let Ok(url) = std::env::var(var) {
+        return url;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let name = script.trim_end_matches(".sh");
+    let dir = format!("{root}/target/test-{name}-{port}");
+    let status = std::process::Command::new(format!("{root}/infra/local/{script}"))
+        .args(["start", &port.to_string(), &dir])
+        .status()
+        .unwrap_or_else(|e| panic!("{script} runs: {e}"));
+    assert!(status.success(), "{script} started a server");
+    url(port)
+}
+
+/// A Redis Stack URL for tests (`REDIS_TEST_URL`, else one started once
+/// per test binary).
 pub fn redis_url() -> String {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("REDIS_TEST_URL") {
-            return url;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let root = env!("CARGO_MANIFEST_DIR");
-        let dir = format!("{root}/target/test-redis-{port}");
-        let status = std::process::Command::new(format!("{root}/infra/local/redis-stack.sh"))
-            .args(["start", &port.to_string(), &dir])
-            .status()
-            .expect("redis-stack.sh runs");
-        assert!(status.success(), "Redis Stack started");
-        format!("redis://127.0.0.1:{port}")
+        service_url("REDIS_TEST_URL", "redis-stack.sh", |port| {
+            format!("redis://127.0.0.1:{port}")
+        })
     })
     .clone()
 }
@@ -311,27 +319,14 @@ pub fn header(response: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
-/// A DynamoDB emulator URL for tests: `DYNAMODB_TEST_URL` when the test
-/// command started one, else one started here (once per test binary) with
-/// `infra/local/dynamodb-emulator.sh` on a free port.
+/// A DynamoDB emulator URL for tests (`DYNAMODB_TEST_URL`, else one
+/// started once per test binary); it serves Secrets Manager too.
 pub fn dynamodb_url() -> String {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("DYNAMODB_TEST_URL") {
-            return url;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let root = env!("CARGO_MANIFEST_DIR");
-        let dir = format!("{root}/target/test-dynamodb-{port}");
-        let status = std::process::Command::new(format!("{root}/infra/local/dynamodb-emulator.sh"))
-            .args(["start", &port.to_string(), &dir])
-            .status()
-            .expect("dynamodb-emulator.sh runs");
-        assert!(status.success(), "DynamoDB emulator started");
-        format!("http://127.0.0.1:{port}")
+        service_url("DYNAMODB_TEST_URL", "dynamodb-emulator.sh", |port| {
+            format!("http://127.0.0.1:{port}")
+        })
     })
     .clone()
 }
@@ -375,4 +370,16 @@ pub async fn settled(h: &Harness) {
         .in_flight()
         .wait_idle(std::time::Duration::from_secs(10))
         .await;
+}
+
+/// `GET /metrics` with the client key.
+pub async fn metrics(h: &Harness) -> Value {
+    let response = h
+        .http
+        .get(h.url("/metrics"))
+        .bearer_auth(CLIENT_KEY)
+        .send()
+        .await
+        .expect("metrics");
+    json_of(response).await
 }
