@@ -115,11 +115,12 @@ impl Limits {
         &self.store
     }
 
-    /// Takes one request and `tokens` from a provider's buckets.
+    /// Takes one request and `tokens()` from a provider's buckets; the
+    /// estimate is only computed when the provider limits tokens.
     pub async fn provider(
         &self,
         provider: ProviderId,
-        tokens: u64,
+        tokens: impl FnOnce() -> u64,
     ) -> Result<Option<Reservation>, Denied> {
         match self.providers.get(&provider) {
             Some(limit) => {
@@ -130,8 +131,12 @@ impl Limits {
         }
     }
 
-    /// Takes one request and `tokens` from a gateway key's buckets.
-    pub async fn tenant(&self, tenant: &str, tokens: u64) -> Result<Option<Reservation>, Denied> {
+    /// Takes one request and `tokens()` from a gateway key's buckets.
+    pub async fn tenant(
+        &self,
+        tenant: &str,
+        tokens: impl FnOnce() -> u64,
+    ) -> Result<Option<Reservation>, Denied> {
         match self.per_key {
             Some(limit) if !tenant.is_empty() => {
                 self.take(&format!("key#{tenant}"), limit, tokens).await
@@ -144,8 +149,13 @@ impl Limits {
         &self,
         key: &str,
         limit: LimitFile,
-        tokens: u64,
+        tokens: impl FnOnce() -> u64,
     ) -> Result<Option<Reservation>, Denied> {
+        let tokens = if limit.tokens_per_minute.is_some() {
+            tokens()
+        } else {
+            0
+        };
         let mut cells = Vec::new();
         if let Some(capacity) = limit.requests_per_minute {
             cells.push(Cell { capacity, take: 1 });
@@ -250,13 +260,16 @@ mod tests {
     async fn requests_per_minute_then_denied_with_retry_after() {
         let l = limits(3, 1_000_000);
         for _ in 0..3 {
-            assert!(l.provider(ProviderId::OpenAi, 10).await.is_ok());
+            assert!(l.provider(ProviderId::OpenAi, || 10).await.is_ok());
         }
-        let denied = l.provider(ProviderId::OpenAi, 10).await.expect_err("4th");
+        let denied = l
+            .provider(ProviderId::OpenAi, || 10)
+            .await
+            .expect_err("4th");
         assert!(denied.retry_after > Duration::from_secs(15));
         assert!(denied.retry_after <= Duration::from_secs(20));
         assert!(
-            l.provider(ProviderId::Anthropic, 10).await.is_ok(),
+            l.provider(ProviderId::Anthropic, || 10).await.is_ok(),
             "unlimited"
         );
     }
@@ -265,12 +278,12 @@ mod tests {
     async fn settling_gives_back_unused_tokens() {
         let l = limits(1000, 1000);
         let r = l
-            .provider(ProviderId::OpenAi, 900)
+            .provider(ProviderId::OpenAi, || 900)
             .await
             .expect("granted")
             .expect("reserved");
-        assert!(l.provider(ProviderId::OpenAi, 200).await.is_err());
+        assert!(l.provider(ProviderId::OpenAi, || 200).await.is_err());
         l.settle(&r, Some(100)).await;
-        assert!(l.provider(ProviderId::OpenAi, 200).await.is_ok());
+        assert!(l.provider(ProviderId::OpenAi, || 200).await.is_ok());
     }
 }

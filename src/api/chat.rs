@@ -262,7 +262,7 @@ async fn serve(
     match state
         .ledger
         .limits()
-        .tenant(tenant, limits::estimate(&request))
+        .tenant(tenant, || limits::estimate(&request))
         .await
     {
         Ok(reservation) => log.reserve(reservation),

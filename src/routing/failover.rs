@@ -68,7 +68,9 @@ pub async fn run(
     deadline: Instant,
 ) -> Result<Served, Failed> {
     let stream = request.is_stream();
-    let estimate = limits::estimate(request);
+    // Serialising the request for the estimate only happens when a limit
+    // counts tokens, once per request.
+    let mut estimate: Option<u64> = None;
     let mut waited = Duration::ZERO;
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut errors: Vec<GatewayError> = Vec::new();
@@ -93,7 +95,9 @@ pub async fn run(
             let reservation = match state
                 .ledger
                 .limits()
-                .provider(route.provider, estimate)
+                .provider(route.provider, || {
+                    *estimate.get_or_insert_with(|| limits::estimate(request))
+                })
                 .await
             {
                 Ok(reservation) => reservation,

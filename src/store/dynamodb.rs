@@ -27,7 +27,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::AwsSettings;
 
-use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, slug};
+use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, slug, take_all};
 
 /// Days a day's totals are kept (the `expires_at` TTL attribute).
 const DAY_RETENTION_SECONDS: u64 = 400 * 86_400;
@@ -330,18 +330,8 @@ impl Store for DynamoStore {
             if granted {
                 return Ok(Take::Granted);
             }
-            if cells
-                .iter()
-                .zip(&state)
-                .any(|(c, t)| c.after(*t, now_us).is_none())
-            {
-                let retry_after = cells
-                    .iter()
-                    .zip(&state)
-                    .map(|(c, t)| c.retry_after(*t, now_us))
-                    .max()
-                    .unwrap_or_default();
-                return Ok(Take::Denied { retry_after });
+            if let Err(denied) = take_all(cells, &state, now_us) {
+                return Ok(denied);
             }
             assumed = state;
         }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals};
+use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, take_all};
 
 /// Buckets, totals and alert flags behind one lock each.
 #[derive(Debug, Default)]
@@ -42,21 +42,10 @@ impl Store for MemoryStore {
             .entry(key.to_owned())
             .or_insert_with(|| vec![None; cells.len()]);
         state.resize(cells.len().max(state.len()), None);
-        let mut next = Vec::with_capacity(cells.len());
-        for (cell, tat) in cells.iter().zip(state.iter()) {
-            match cell.after(*tat, now_us) {
-                Some(t) => next.push(t),
-                None => {
-                    let retry_after = cells
-                        .iter()
-                        .zip(state.iter())
-                        .map(|(c, t)| c.retry_after(*t, now_us))
-                        .max()
-                        .unwrap_or_default();
-                    return Ok(Take::Denied { retry_after });
-                }
-            }
-        }
+        let next = match take_all(cells, state, now_us) {
+            Ok(next) => next,
+            Err(denied) => return Ok(denied),
+        };
         for (slot, t) in state.iter_mut().zip(next) {
             *slot = Some(t);
         }

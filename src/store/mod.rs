@@ -53,6 +53,25 @@ impl Cell {
     }
 }
 
+/// Takes from every cell of a key whose state is `tats`: the new states,
+/// or the denial (when the fullest bucket could take again) if any lacks
+/// the units.
+pub fn take_all(cells: &[Cell], tats: &[Option<u64>], now: u64) -> Result<Vec<u64>, Take> {
+    let next: Option<Vec<u64>> = cells
+        .iter()
+        .zip(tats)
+        .map(|(cell, tat)| cell.after(*tat, now))
+        .collect();
+    next.ok_or_else(|| Take::Denied {
+        retry_after: cells
+            .iter()
+            .zip(tats)
+            .map(|(c, t)| c.retry_after(*t, now))
+            .max()
+            .unwrap_or_default(),
+    })
+}
+
 /// The result of taking from a limit key's buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
