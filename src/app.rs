@@ -119,6 +119,11 @@ impl AppState {
             }
             None => Arc::new(MemoryStore::default()),
         };
+        let store: Arc<dyn Store> = if crate::traces::enabled() {
+            Arc::new(crate::store::traced::TracedStore(store))
+        } else {
+            store
+        };
         let mut provider_limits = BTreeMap::new();
         let mut per_key = None;
         for (name, limit) in &config.file.limits {

@@ -268,6 +268,10 @@ pub struct Config {
     pub alert_tiers: Vec<u64>,
     /// Per-request CloudWatch EMF metric lines (`EMF_METRICS`).
     pub emf_metrics: bool,
+    /// OpenTelemetry traces over OTLP (`OTEL_ENABLED`).
+    pub otel_enabled: bool,
+    /// Prompt and completion text in the request log line (`LOG_PROMPTS`).
+    pub log_prompts: bool,
     /// The semantic cache, `None` when `CACHE_ENABLED=false`.
     pub cache: Option<CacheConfig>,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
@@ -392,6 +396,8 @@ impl Config {
         };
         let rate_limits = flag(&var, "RATE_LIMIT_ENABLED", true)?;
         let emf_metrics = flag(&var, "EMF_METRICS", false)?;
+        let otel_enabled = flag(&var, "OTEL_ENABLED", false)?;
+        let log_prompts = flag(&var, "LOG_PROMPTS", false)?;
         let limit_fail = match var("RATE_LIMIT_FAIL_MODE").as_deref() {
             None | Some("open") => crate::limits::FailMode::Open,
             Some("closed") => crate::limits::FailMode::Closed,
@@ -491,6 +497,8 @@ impl Config {
             limit_fail,
             alert_tiers,
             emf_metrics,
+            otel_enabled,
+            log_prompts,
             shutdown_grace,
             log_format,
             providers,

@@ -2,8 +2,14 @@
 //! streaming. Every answer, JSON or SSE, goes out through the streaming
 //! adapter, so a Function URL with `InvokeMode: RESPONSE_STREAM` serves both.
 
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
 use crate::app::{self, AppState};
 use crate::config::AuthMode;
+use crate::traces;
 
 /// Environment variables the Lambda runtime needs (it panics without them).
 const RUNTIME_VARS: [&str; 4] = [
@@ -33,5 +39,23 @@ pub async fn run(state: AppState) -> Result<(), lambda_http::Error> {
         providers = ?state.providers.keys().map(|p| p.as_str()).collect::<Vec<_>>(),
         "gateway serving Lambda invocations (response streaming)"
     );
-    lambda_http::run_with_streaming_response(app::router(state)).await
+    let router = if traces::enabled() {
+        app::router(state).layer(axum::middleware::map_response(flush_after))
+    } else {
+        app::router(state)
+    };
+    lambda_http::run_with_streaming_response(router).await
+}
+
+/// Exports the spans of an invocation before it ends: the body's last step
+/// is the flush, and the invocation ends with the body (the process may be
+/// frozen right after).
+async fn flush_after(response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let flushed = futures_util::stream::once(traces::flush())
+        .filter_map(|()| async { None::<Result<Bytes, axum::Error>> });
+    Response::from_parts(
+        parts,
+        Body::from_stream(body.into_data_stream().chain(flushed)),
+    )
 }

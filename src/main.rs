@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use llm_gateway::app::AppState;
 use llm_gateway::config::Config;
-use llm_gateway::{lambda, secrets, server, telemetry};
+use llm_gateway::{lambda, secrets, server, telemetry, traces};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +28,12 @@ async fn main() -> ExitCode {
     });
     let state = match config.and_then(|config| {
         telemetry::init(config.log_format);
+        if config.otel_enabled
+            && let Err(e) = traces::init()
+        {
+            // Traces are optional: the gateway serves without them.
+            tracing::error!(error = %e, "tracing disabled");
+        }
         AppState::new(config)
     }) {
         Ok(state) => state,
@@ -41,6 +47,7 @@ async fn main() -> ExitCode {
     } else {
         server::run(state).await.map_err(|e| e.to_string())
     };
+    traces::shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

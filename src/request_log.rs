@@ -11,6 +11,7 @@ use crate::ledger::{Ledger, Settlement};
 use crate::limits::Reservation;
 use crate::pricing::Cost;
 use crate::providers::ProviderId;
+use crate::traces::{Span, provider_name};
 
 static EMF: AtomicBool = AtomicBool::new(false);
 
@@ -111,6 +112,16 @@ pub struct RequestLog {
     pub attempts: usize,
     /// `hit`, `miss`, `bypass`, or `off`.
     pub cache: &'static str,
+    /// Why each choice ended.
+    pub finish_reasons: Vec<String>,
+    /// The request's trace span, ended with the summary line.
+    pub trace: Span,
+    /// Whether prompt and completion text go in the line (`LOG_PROMPTS`).
+    pub log_prompts: bool,
+    /// The request's messages as JSON (only with `log_prompts`).
+    pub prompt: Option<String>,
+    /// The answer's text (only with `log_prompts`).
+    pub completion: Option<String>,
     ledger: Arc<Ledger>,
     overhead: Arc<Overhead>,
     upstream: Duration,
@@ -143,6 +154,11 @@ impl RequestLog {
             first_token: None,
             attempts: 0,
             cache: "off",
+            finish_reasons: Vec::new(),
+            trace: Span::default(),
+            log_prompts: false,
+            prompt: None,
+            completion: None,
             ledger,
             overhead,
             upstream: Duration::ZERO,
@@ -155,10 +171,27 @@ impl RequestLog {
         }
     }
 
+    /// Records what a complete answer says: why it ended and, with
+    /// `LOG_PROMPTS`, its text.
+    pub fn answered(&mut self, completion: &ChatCompletion) {
+        self.finish_reasons = completion
+            .choices
+            .iter()
+            .filter_map(|c| c.finish_reason.map(|r| r.as_str().to_owned()))
+            .collect();
+        if self.log_prompts {
+            self.completion = completion
+                .choices
+                .first()
+                .and_then(|c| c.message.content.clone());
+        }
+    }
+
     /// Records a cache hit: the stored answer's model, and what answering
     /// from the cache saved (its usage at that model's prices).
     pub fn cache_hit(&mut self, stored: &ChatCompletion) {
         self.cache = "hit";
+        self.answered(stored);
         self.model = Some(stored.model.clone());
         self.saved = stored
             .usage
@@ -249,10 +282,10 @@ impl RequestLog {
         let leftover = self.settlement();
         if let (false, Ok(runtime)) = (leftover.is_empty(), tokio::runtime::Handle::try_current()) {
             let guard = self.ledger.track();
-            runtime.spawn(async move {
+            runtime.spawn(self.trace.clone().run_owned(async move {
                 leftover.run().await;
                 drop(guard);
-            });
+            }));
         }
         let cost = self.settle().map(|c| c.to_string());
         let latency = self.started.elapsed();
@@ -262,6 +295,7 @@ impl RequestLog {
             emit_emf(status, latency.as_secs_f64() * 1000.0);
         }
         let saved = self.saved.map(|c| c.to_string());
+        self.end_span(status, error, cost.as_deref(), overhead);
         let (prompt, completion) = self
             .usage
             .as_ref()
@@ -285,9 +319,57 @@ impl RequestLog {
             upstream_ms = self.upstream.as_secs_f64() * 1000.0,
             overhead_ms = overhead.as_secs_f64() * 1000.0,
             ttft_ms = self.first_token.map(|d| d.as_secs_f64() * 1000.0),
+            finish_reasons = (!self.finish_reasons.is_empty())
+                .then(|| self.finish_reasons.join(",")),
+            trace_id = self.trace.trace_id(),
+            prompt = self.prompt.as_deref(),
+            completion = self.completion.as_deref(),
             error,
             "request"
         );
+    }
+
+    /// Sets the request span's final attributes (GenAI semantic conventions
+    /// plus the gateway's own) and ends it.
+    fn end_span(&self, status: u16, error: Option<&str>, cost: Option<&str>, overhead: Duration) {
+        let span = &self.trace;
+        if !span.is_recording() {
+            return;
+        }
+        span.set("gen_ai.operation.name", "chat");
+        span.set("gen_ai.request.model", self.requested_model.clone());
+        if let Some(provider) = self.provider {
+            span.set("gen_ai.provider.name", provider_name(provider));
+        }
+        if let Some(model) = &self.model {
+            span.set("gen_ai.response.model", model.clone());
+        }
+        if let Some(usage) = &self.usage {
+            span.set("gen_ai.usage.input_tokens", usage.prompt_tokens as i64);
+            span.set("gen_ai.usage.output_tokens", usage.completion_tokens as i64);
+        }
+        if !self.finish_reasons.is_empty() {
+            span.set_strings("gen_ai.response.finish_reasons", &self.finish_reasons);
+        }
+        span.set("http.response.status_code", i64::from(status));
+        span.set("gateway.request_id", self.request_id.clone());
+        span.set("gateway.stream", self.stream);
+        span.set("gateway.cache.status", self.cache);
+        span.set("gateway.attempts", self.attempts as i64);
+        span.set("gateway.overhead_ms", overhead.as_secs_f64() * 1000.0);
+        if let Some(cost) = cost {
+            span.set("gateway.cost_usd", cost.to_owned());
+        }
+        if let Some(ttft) = self.first_token {
+            span.set("gateway.ttft_ms", ttft.as_secs_f64() * 1000.0);
+        }
+        if status >= 500 || status == 499 {
+            span.fail(status.to_string(), error.unwrap_or_default().to_owned());
+        } else if status >= 400 {
+            // A client error is not the server's failure: typed, no error status.
+            span.set("error.type", status.to_string());
+        }
+        span.end();
     }
 }
 

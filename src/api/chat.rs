@@ -25,6 +25,7 @@ use crate::request_log::RequestLog;
 use crate::routing::failover::{self, Output};
 use crate::routing::strategy::Strategy;
 use crate::routing::{self, Route};
+use crate::traces::Span;
 
 /// Header naming the provider that served the request.
 pub const PROVIDER_HEADER: &str = "x-gateway-provider";
@@ -63,17 +64,21 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         state.ledger.clone(),
         state.overhead.clone(),
     );
+    log.log_prompts = state.config.log_prompts;
+    log.trace = Span::server(&parts.headers, "POST /v1/chat/completions");
+    let trace = log.trace.clone();
     let mut meta = RouteMeta::default();
-    let result = serve(
-        &state,
-        &parts.headers,
-        body,
-        tenant,
-        &mut log,
-        &mut meta,
-        started,
-    )
-    .await;
+    let result = trace
+        .run(serve(
+            &state,
+            &parts.headers,
+            body,
+            tenant,
+            &mut log,
+            &mut meta,
+            started,
+        ))
+        .await;
     let mut response = match result {
         Ok(Served {
             answer: Answer::Cached(hit),
@@ -132,9 +137,11 @@ fn json_response(
 ) -> Response {
     let mut log = log;
     log.usage = completion.usage.clone();
+    log.answered(&completion);
     let cost = log.settle();
     let settlement = log.settlement();
     let guard = log.ledger().track();
+    let trace = log.trace.clone();
     let body = match serde_json::to_vec(&completion) {
         Ok(body) => body,
         Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
@@ -148,7 +155,7 @@ fn json_response(
         // the whole answer at once; the stream itself ends only after the
         // writes, so a Lambda invocation is not over before they are.
         let length = body.len();
-        let after = tokio::spawn(async move {
+        let after = tokio::spawn(trace.run_owned(async move {
             let store = async {
                 if let Some(pending) = pending {
                     pending.run(&completion).await;
@@ -156,7 +163,7 @@ fn json_response(
             };
             tokio::join!(store, settlement.run());
             drop(guard);
-        });
+        }));
         let bytes =
             futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
         let after = futures_util::stream::once(async move {
@@ -248,6 +255,9 @@ async fn serve(
     let mut request = parse_request(&bytes)?;
     log.requested(&request.model);
     log.stream = request.is_stream();
+    if log.log_prompts {
+        log.prompt = serde_json::to_string(&request.messages).ok();
+    }
     let asked = requested_strategy(headers)?;
     let plan = routing::plan(
         &state.routes,
@@ -442,6 +452,19 @@ fn relay(
                         if let Some(usage) = &chunk.usage {
                             log.usage = Some(usage.clone());
                         }
+                        for choice in &chunk.choices {
+                            if let Some(reason) = choice.finish_reason {
+                                log.finish_reasons.push(reason.as_str().to_owned());
+                            }
+                            if log.log_prompts
+                                && choice.index == 0
+                                && let Some(text) = &choice.delta.content
+                            {
+                                log.completion
+                                    .get_or_insert_with(String::new)
+                                    .push_str(text);
+                            }
+                        }
                         if !wants_usage {
                             if chunk.is_usage_only() {
                                 continue;
@@ -472,7 +495,7 @@ fn relay(
                         let settlement = log.settlement();
                         let completion = collector.and_then(Collector::finish);
                         let guard = log.ledger().track();
-                        let after = tokio::spawn(async move {
+                        let after = tokio::spawn(log.trace.clone().run_owned(async move {
                             let store = async {
                                 if let (Some(pending), Some(completion)) = (pending, completion) {
                                     pending.run(&completion).await;
@@ -480,7 +503,7 @@ fn relay(
                             };
                             tokio::join!(store, settlement.run());
                             drop(guard);
-                        });
+                        }));
                         let _ = after.await;
                         log.finish(200, None);
                         return Some((Ok(Bytes::from_static(DONE_EVENT)), None));

@@ -18,10 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use opentelemetry::trace::SpanKind;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::types::{ChatCompletion, ChatCompletionRequest, ContentPart, MessageContent, Role};
+use crate::traces::Span;
 use embed::Embedder;
 use index::{Entry, VectorIndex};
 
@@ -209,7 +211,17 @@ impl SemanticCache {
 
     async fn embed(&self, text: &str) -> Result<Vec<f32>, CacheError> {
         let started = Instant::now();
-        let vector = self.embedder.embed(text).await?;
+        let span = Span::child("embeddings", SpanKind::Internal);
+        if span.is_recording() {
+            span.set("gen_ai.operation.name", "embeddings");
+            span.set("gen_ai.request.model", self.embedder.id().to_owned());
+        }
+        let vector = span.run(self.embedder.embed(text)).await;
+        if let Err(e) = &vector {
+            span.fail("embedding_error", e.to_string());
+        }
+        span.end();
+        let vector = vector?;
         self.metrics
             .embed_us_total
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -237,13 +249,17 @@ impl SemanticCache {
             return Lookup::Bypass;
         }
         let started = Instant::now();
-        let found = tokio::time::timeout(self.timeout, self.find(&key, mode)).await;
+        let span = Span::child("cache lookup", SpanKind::Internal);
+        let found = span
+            .run(tokio::time::timeout(self.timeout, self.find(&key, mode)))
+            .await;
         self.metrics
             .lookup_us_total
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        match found {
+        let lookup = match found {
             Ok(Ok((Some(hit), _))) => {
                 self.metrics.hits.fetch_add(1, Ordering::Relaxed);
+                span.set("gateway.cache.similarity", f64::from(hit.similarity));
                 Lookup::Hit(Box::new(hit))
             }
             Ok(Ok((None, vector))) => {
@@ -253,6 +269,7 @@ impl SemanticCache {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cache lookup failed; serving without the cache");
                 self.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                span.fail("cache_error", e.to_string());
                 Lookup::Miss(key, None)
             }
             Err(_) => {
@@ -261,9 +278,28 @@ impl SemanticCache {
                     "cache lookup timed out"
                 );
                 self.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                span.fail("timeout", "cache lookup timed out");
                 Lookup::Miss(key, None)
             }
-        }
+        };
+        span.set(
+            "gateway.cache.status",
+            if matches!(lookup, Lookup::Hit(_)) {
+                "hit"
+            } else {
+                "miss"
+            },
+        );
+        span.end();
+        lookup
+    }
+
+    /// A client span for one call to the vector index.
+    fn index_span(&self, operation: &'static str) -> Span {
+        let span = Span::child(format!("cache {operation}"), SpanKind::Client);
+        span.set("db.system.name", self.index.kind());
+        span.set("db.operation.name", operation);
+        span
     }
 
     async fn find(&self, key: &Key, mode: Mode) -> Result<(Option<Hit>, Vec<f32>), CacheError> {
@@ -272,7 +308,12 @@ impl SemanticCache {
             return Ok((None, vector));
         }
         let searched = Instant::now();
+        let span = self.index_span("search");
         let neighbours = self.index.search(&key.scope, &vector, NEIGHBOURS).await;
+        if let Err(e) = &neighbours {
+            span.fail("cache_error", e.to_string());
+        }
+        span.end();
         self.metrics
             .search_us_total
             .fetch_add(searched.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -311,6 +352,7 @@ impl SemanticCache {
             Ok(r) => r,
             Err(_) => return,
         };
+        let span = Span::child("cache store", SpanKind::Internal);
         let work = async {
             let vector = match vector {
                 Some(v) => v,
@@ -320,11 +362,25 @@ impl SemanticCache {
                 prompt: key.text,
                 response,
             };
-            self.index
+            let insert = self.index_span("insert");
+            let inserted = self
+                .index
                 .insert(&key.scope, &vector, entry, self.ttl)
-                .await
+                .await;
+            insert.end();
+            inserted
         };
-        match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), work).await {
+        let stored = span
+            .run(tokio::time::timeout(
+                self.timeout.max(Duration::from_millis(500)),
+                work,
+            ))
+            .await;
+        if !matches!(stored, Ok(Ok(()))) {
+            span.fail("cache_error", "cache store failed");
+        }
+        span.end();
+        match stored {
             Ok(Ok(())) => {
                 self.metrics.stores.fetch_add(1, Ordering::Relaxed);
             }

@@ -29,6 +29,14 @@ impl Upstream {
         request: reqwest::RequestBuilder,
         stream: bool,
     ) -> Result<reqwest::Response, GatewayError> {
+        // The attempt's span continues in the provider (W3C traceparent).
+        let request = if crate::traces::enabled() {
+            let mut trace = HeaderMap::new();
+            crate::traces::inject(&mut trace);
+            request.headers(trace)
+        } else {
+            request
+        };
         // Non-streaming answers arrive with their headers, so only the total
         // bounds them; a stream must at least start within the first-byte limit.
         let (request, headers_within) = if stream {

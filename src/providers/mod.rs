@@ -8,6 +8,7 @@ pub mod media;
 pub mod openai;
 pub mod sse;
 pub mod stream;
+pub mod traced;
 
 use std::fmt;
 use std::pin::Pin;

@@ -15,7 +15,8 @@ use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionReque
 use crate::app::AppState;
 use crate::error::GatewayError;
 use crate::limits::{self, Reservation};
-use crate::providers::{ChunkStream, Provider};
+use crate::providers::{ChunkStream, Provider, traced};
+use crate::traces;
 
 /// One try at one candidate.
 #[derive(Debug, Clone)]
@@ -85,6 +86,7 @@ pub async fn run(
         for retry in 0..=settings.max_retries {
             let shared_open = state.shared.as_ref().is_some_and(|s| s.is_open(route));
             if shared_open || state.breakers.admit(route, Instant::now()) == Admission::Rejected {
+                traces::event("candidate skipped", route, "circuit open");
                 attempts.push(Attempt {
                     route: route.clone(),
                     error: Some("circuit open".into()),
@@ -106,6 +108,7 @@ pub async fn run(
                         scope: route.provider.as_str().to_owned(),
                         retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
                     };
+                    traces::event("candidate skipped", route, "rate limited");
                     attempts.push(Attempt {
                         route: route.clone(),
                         error: Some(error.to_string()),
@@ -122,17 +125,26 @@ pub async fn run(
             else {
                 break 'candidates;
             };
-            let result = tokio::time::timeout(
-                remaining,
-                attempt(provider, request, stream, settings.timeouts.first_byte),
-            )
-            .await
-            .unwrap_or(Err(GatewayError::UpstreamTimeout {
-                provider: route.provider,
-            }));
+            let span = traced::attempt_span(route.provider, &route.model, retry);
+            let result = span
+                .run(tokio::time::timeout(
+                    remaining,
+                    attempt(provider, request, stream, settings.timeouts.first_byte),
+                ))
+                .await
+                .unwrap_or(Err(GatewayError::UpstreamTimeout {
+                    provider: route.provider,
+                }));
             waited += started.elapsed();
             match result {
                 Ok((output, ttft)) => {
+                    let output = match output {
+                        Output::Json(completion) => {
+                            traced::answered(&span, &completion);
+                            Output::Json(completion)
+                        }
+                        Output::Stream(chunks) => Output::Stream(traced::stream(chunks, span)),
+                    };
                     let elapsed = started.elapsed();
                     state.breakers.record(route, true, Instant::now());
                     state.stats.success(route, elapsed, ttft);
@@ -153,6 +165,7 @@ pub async fn run(
                     });
                 }
                 Err(error) => {
+                    traced::failed(&span, &error);
                     if let Some(reservation) = reservation {
                         // The call used no tokens: give the estimate back.
                         let limits = state.ledger.limits().clone();

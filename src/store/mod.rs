@@ -4,6 +4,7 @@
 
 pub mod dynamodb;
 pub mod memory;
+pub mod traced;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod otlp;
 pub mod runtime_api;
 
 use std::collections::HashMap;

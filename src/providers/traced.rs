@@ -1,0 +1,174 @@
+//! Spans of upstream calls with the OpenTelemetry GenAI attributes: one per
+//! attempt, ended when the answer is complete — for streams, when the
+//! stream ends (or is dropped).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::{Stream, StreamExt};
+use opentelemetry::trace::SpanKind;
+
+use super::{ChunkStream, ProviderId};
+use crate::api::types::{ChatCompletion, ChatCompletionChunk, Usage};
+use crate::error::GatewayError;
+use crate::traces::{Span, provider_name};
+
+/// Starts the span of one call of `model` at `provider` (the current span's child).
+pub fn attempt_span(provider: ProviderId, model: &str, retry: u32) -> Span {
+    let span = Span::child(format!("chat {model}"), SpanKind::Client);
+    if span.is_recording() {
+        span.set("gen_ai.operation.name", "chat");
+        span.set("gen_ai.provider.name", provider_name(provider));
+        span.set("gen_ai.request.model", model.to_owned());
+        span.set("gateway.retry", i64::from(retry));
+    }
+    span
+}
+
+/// Records a failed call and ends its span.
+pub fn failed(span: &Span, error: &GatewayError) {
+    if span.is_recording() {
+        let status = error.status().as_u16();
+        let kind = match error {
+            GatewayError::UpstreamTimeout { .. } => "timeout".to_owned(),
+            GatewayError::Upstream { status, .. } => status.to_string(),
+            other => other.status().as_u16().to_string(),
+        };
+        span.set("http.response.status_code", i64::from(status));
+        span.fail(kind, error.to_string());
+    }
+    span.end();
+}
+
+/// Records a complete answer and ends its span.
+pub fn answered(span: &Span, completion: &ChatCompletion) {
+    if span.is_recording() {
+        let reasons: Vec<String> = completion
+            .choices
+            .iter()
+            .filter_map(|c| c.finish_reason.map(|r| r.as_str().to_owned()))
+            .collect();
+        response(
+            span,
+            &completion.id,
+            &completion.model,
+            completion.usage.as_ref(),
+            &reasons,
+        );
+    }
+    span.end();
+}
+
+/// The response attributes shared by JSON answers and streams.
+pub fn response(span: &Span, id: &str, model: &str, usage: Option<&Usage>, reasons: &[String]) {
+    if !id.is_empty() {
+        span.set("gen_ai.response.id", id.to_owned());
+    }
+    if !model.is_empty() {
+        span.set("gen_ai.response.model", model.to_owned());
+    }
+    if let Some(usage) = usage {
+        span.set("gen_ai.usage.input_tokens", usage.prompt_tokens as i64);
+        span.set("gen_ai.usage.output_tokens", usage.completion_tokens as i64);
+    }
+    if !reasons.is_empty() {
+        span.set_strings("gen_ai.response.finish_reasons", reasons);
+    }
+}
+
+/// A stream whose span ends with it: at its last chunk, at an error, or
+/// when the client leaves and the stream is dropped.
+pub fn stream(chunks: ChunkStream, span: Span) -> ChunkStream {
+    if !span.is_recording() {
+        return chunks;
+    }
+    Box::pin(Traced {
+        chunks,
+        span,
+        id: String::new(),
+        model: String::new(),
+        usage: None,
+        reasons: Vec::new(),
+        ended: false,
+    })
+}
+
+struct Traced {
+    chunks: ChunkStream,
+    span: Span,
+    id: String,
+    model: String,
+    usage: Option<Usage>,
+    reasons: Vec<String>,
+    ended: bool,
+}
+
+impl Traced {
+    fn observe(&mut self, chunk: &ChatCompletionChunk) {
+        if self.id.is_empty() {
+            chunk.id.clone_into(&mut self.id);
+        }
+        if self.model.is_empty() {
+            chunk.model.clone_into(&mut self.model);
+        }
+        if let Some(usage) = &chunk.usage {
+            self.usage = Some(usage.clone());
+        }
+        for choice in &chunk.choices {
+            if let Some(reason) = choice.finish_reason {
+                self.reasons.push(reason.as_str().to_owned());
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            response(
+                &self.span,
+                &self.id,
+                &self.model,
+                self.usage.as_ref(),
+                &self.reasons,
+            );
+            self.span.end();
+        }
+    }
+}
+
+impl Stream for Traced {
+    type Item = Result<ChatCompletionChunk, GatewayError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let next = this.chunks.poll_next_unpin(cx);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) => this.observe(chunk),
+            Poll::Ready(Some(Err(error))) => {
+                if !this.ended {
+                    this.ended = true;
+                    response(
+                        &this.span,
+                        &this.id,
+                        &this.model,
+                        this.usage.as_ref(),
+                        &this.reasons,
+                    );
+                    failed(&this.span, error);
+                }
+            }
+            Poll::Ready(None) => this.finish(),
+            Poll::Pending => {}
+        }
+        next
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.span.set("gateway.stream.cancelled", true);
+            self.finish();
+        }
+    }
+}
