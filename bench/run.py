@@ -108,14 +108,16 @@ def load(oha: str, url: str, rate: int, duration: int, connections: int, auth: b
     data = json.loads(out)
     codes = data.get("statusCodeDistribution", {})
     ok = codes.get("200", 0)
-    total = sum(codes.values()) + sum(data.get("errorDistribution", {}).values())
+    # Requests oha itself cut at the end of the run are not answers.
+    errors = {k: v for k, v in data.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
+    total = sum(codes.values()) + sum(errors.values())
     return {
         "rps": data["summary"]["requestsPerSec"],
         "p50_ms": data["latencyPercentiles"]["p50"] * 1000,
         "p99_ms": data["latencyPercentiles"]["p99"] * 1000,
         "ok": ok,
         "total": total,
-        "errors": data.get("errorDistribution", {}),
+        "errors": errors,
     }
 
 
@@ -386,6 +388,57 @@ def lambda_cold_start(gateway_bin: Path, runs: int = 20) -> dict:
     return {"p50": pct(samples, 0.5), "max": max(samples), "size_mib": gateway_bin.stat().st_size / 1048576}
 
 
+def tracing_section(gateway_bin: Path, mock_port: int, oha: str, rate: int, duration: int, connections: int,
+                    rounds: int = 4) -> dict:
+    """Overhead at one rate with tracing off and on (OTLP/HTTP to the mock's
+    trace sink, which accepts every export), interleaved over `rounds`, each
+    beside a direct run in the same round."""
+    modes = {
+        "off": {},
+        "on": {"OTEL_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{mock_port}",
+               **({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": os.environ["BSP_BATCH"]} if "BSP_BATCH" in os.environ else {})},
+    }
+    out = {"off": [], "on": [], "direct": []}
+    direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+    for _ in range(rounds):
+        for mode, env in modes.items():
+            proc, port, _ = start_gateway(gateway_bin, mock_port, env)
+            try:
+                url = f"http://127.0.0.1:{port}/v1/chat/completions"
+                load(oha, url, 500, 2, connections, True)
+                out["direct"].append(load(oha, direct_url, rate, duration, connections, False))
+                out[mode].append(load(oha, url, rate, duration, connections, True))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    received = get_json(mock_port, "/__mock/traces")
+    out["exports"] = received["exports"]
+    out["export_bytes"] = received["bytes"]
+    out["rate"] = rate
+    return out
+
+
+def print_tracing(r: dict) -> None:
+    print(f"\ntracing off / on at {r['rate']} req/s (gateway p99 − direct p99 of the same round, ms); "
+          f"{r['exports']} OTLP exports, {r['export_bytes'] / 1024:.0f} KiB received")
+    print("| round | tracing | direct p50 / p99 | gateway p50 / p99 | overhead p99 | success |")
+    print("|---|---|---|---|---|---|")
+    directs = iter(r["direct"])
+    deltas = {"off": [], "on": []}
+    for i in range(len(r["off"])):
+        for mode in ("off", "on"):
+            d, g = next(directs), r[mode][i]
+            overhead = g["p99_ms"] - d["p99_ms"]
+            deltas[mode].append(overhead)
+            success = g["ok"] / g["total"] * 100 if g["total"] else 0.0
+            errors = ", ".join(f"{k}: {v}" for k, v in g["errors"].items())
+            print(f"| {i + 1} | {mode} | {d['p50_ms']:.3f} / {d['p99_ms']:.3f} | {g['p50_ms']:.3f} / {g['p99_ms']:.3f} "
+                  f"| {overhead:+.3f} | {success:.2f}% {errors} |")
+    off = sum(deltas["off"]) / len(deltas["off"])
+    on = sum(deltas["on"]) / len(deltas["on"])
+    print(f"mean overhead p99: off {off:+.3f} ms, on {on:+.3f} ms; tracing adds {(on - off) * 1000:+.0f} µs")
+
+
 def print_cold(r: dict) -> None:
     print(f"\nLambda cold start (spawn → first GET /invocation/next, cache + DynamoDB configured): "
           f"p50 {r['p50']:.1f} ms, max {r['max']:.1f} ms; release binary {r['size_mib']:.1f} MiB")
@@ -405,7 +458,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "limits", "cold"], help="run one section only")
+    parser.add_argument("--only", choices=["cache", "limits", "cold", "tracing"], help="run one section only")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -422,6 +475,9 @@ def main() -> None:
                 print_cache(cache_section(mock_port))
             elif args.only == "cold":
                 print_cold(lambda_cold_start(TARGET / "release" / "llm-gateway"))
+            elif args.only == "tracing":
+                print_tracing(tracing_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0],
+                                              args.duration, args.connections))
             else:
                 print_limits(limits_section(TARGET / "release" / "llm-gateway", mock_port))
         finally:
@@ -449,6 +505,8 @@ def main() -> None:
         cache = cache_section(mock_port)
         limits = limits_section(TARGET / "release" / "llm-gateway", mock_port)
         cold = lambda_cold_start(TARGET / "release" / "llm-gateway")
+        tracing = tracing_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0], args.duration,
+                                  args.connections)
     finally:
         gateway.terminate()
         mock.terminate()
@@ -473,7 +531,8 @@ def main() -> None:
     print_cache(cache)
     print_limits(limits)
     print_cold(cold)
-    result = {"first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
+    print_tracing(tracing)
+    result = {"tracing": tracing, "first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
               "failover": failover, "cache": cache,
               "limits": limits, "cold_start": cold}
     (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))

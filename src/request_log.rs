@@ -11,7 +11,8 @@ use crate::ledger::{Ledger, Settlement};
 use crate::limits::Reservation;
 use crate::pricing::Cost;
 use crate::providers::ProviderId;
-use crate::traces::{Span, provider_name};
+use crate::traces::{Span, provider_name, strings};
+use opentelemetry::KeyValue;
 
 static EMF: AtomicBool = AtomicBool::new(false);
 
@@ -336,33 +337,51 @@ impl RequestLog {
         if !span.is_recording() {
             return;
         }
-        span.set("gen_ai.operation.name", "chat");
-        span.set("gen_ai.request.model", self.requested_model.clone());
+        let mut attributes = vec![
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.request.model", self.requested_model.clone()),
+            KeyValue::new("http.response.status_code", i64::from(status)),
+            KeyValue::new("gateway.request_id", self.request_id.clone()),
+            KeyValue::new("gateway.stream", self.stream),
+            KeyValue::new("gateway.cache.status", self.cache),
+            KeyValue::new("gateway.attempts", self.attempts as i64),
+            KeyValue::new("gateway.overhead_ms", overhead.as_secs_f64() * 1000.0),
+        ];
         if let Some(provider) = self.provider {
-            span.set("gen_ai.provider.name", provider_name(provider));
+            attributes.push(KeyValue::new(
+                "gen_ai.provider.name",
+                provider_name(provider),
+            ));
         }
         if let Some(model) = &self.model {
-            span.set("gen_ai.response.model", model.clone());
+            attributes.push(KeyValue::new("gen_ai.response.model", model.clone()));
         }
         if let Some(usage) = &self.usage {
-            span.set("gen_ai.usage.input_tokens", usage.prompt_tokens as i64);
-            span.set("gen_ai.usage.output_tokens", usage.completion_tokens as i64);
+            attributes.push(KeyValue::new(
+                "gen_ai.usage.input_tokens",
+                usage.prompt_tokens as i64,
+            ));
+            attributes.push(KeyValue::new(
+                "gen_ai.usage.output_tokens",
+                usage.completion_tokens as i64,
+            ));
         }
         if !self.finish_reasons.is_empty() {
-            span.set_strings("gen_ai.response.finish_reasons", &self.finish_reasons);
+            attributes.push(KeyValue::new(
+                "gen_ai.response.finish_reasons",
+                strings(&self.finish_reasons),
+            ));
         }
-        span.set("http.response.status_code", i64::from(status));
-        span.set("gateway.request_id", self.request_id.clone());
-        span.set("gateway.stream", self.stream);
-        span.set("gateway.cache.status", self.cache);
-        span.set("gateway.attempts", self.attempts as i64);
-        span.set("gateway.overhead_ms", overhead.as_secs_f64() * 1000.0);
         if let Some(cost) = cost {
-            span.set("gateway.cost_usd", cost.to_owned());
+            attributes.push(KeyValue::new("gateway.cost_usd", cost.to_owned()));
         }
         if let Some(ttft) = self.first_token {
-            span.set("gateway.ttft_ms", ttft.as_secs_f64() * 1000.0);
+            attributes.push(KeyValue::new(
+                "gateway.ttft_ms",
+                ttft.as_secs_f64() * 1000.0,
+            ));
         }
+        span.set_all(attributes);
         if status >= 500 || status == 499 {
             span.fail(status.to_string(), error.unwrap_or_default().to_owned());
         } else if status >= 400 {

@@ -19,10 +19,15 @@ use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
 
 /// The tracer's instrumentation scope.
 const SCOPE: &str = "llm-gateway";
+
+/// Spans per export unless configured.
+const EXPORT_BATCH: usize = 64;
 
 static TRACING: OnceLock<(SdkTracerProvider, SdkTracer)> = OnceLock::new();
 
@@ -54,8 +59,18 @@ pub fn init() -> Result<(), TraceError> {
         .with_protocol(protocol)
         .build()
         .map_err(|e| TraceError(format!("cannot build the OTLP exporter: {e}")))?;
+    // Small batches (unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise):
+    // each export then holds a core for a fraction of a millisecond instead
+    // of several, which is what request latency feels on small machines.
+    let mut batch = BatchConfigBuilder::default();
+    if std::env::var_os("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").is_none() {
+        batch = batch.with_max_export_batch_size(EXPORT_BATCH);
+    }
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(batch.build())
+        .build();
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+        .with_span_processor(processor)
         .with_resource(resource())
         .build();
     let tracer = provider.tracer(SCOPE);
@@ -176,10 +191,16 @@ impl Span {
         }
     }
 
+    /// Sets several attributes at once.
+    pub fn set_all(&self, attributes: Vec<KeyValue>) {
+        if let Some(cx) = &self.0 {
+            cx.span().set_attributes(attributes);
+        }
+    }
+
     /// Sets a string-array attribute.
     pub fn set_strings(&self, key: &'static str, values: &[String]) {
-        let array: Vec<StringValue> = values.iter().map(|v| v.clone().into()).collect();
-        self.set(key, Value::Array(Array::String(array)));
+        self.set(key, strings(values));
     }
 
     /// Renames the span.
@@ -232,6 +253,12 @@ impl Span {
             .as_ref()
             .map(|cx| cx.span().span_context().trace_id().to_string())
     }
+}
+
+/// A string-array attribute value.
+pub fn strings(values: &[String]) -> Value {
+    let array: Vec<StringValue> = values.iter().map(|v| v.clone().into()).collect();
+    Value::Array(Array::String(array))
 }
 
 /// `gen_ai.provider.name` for a provider.

@@ -6,22 +6,26 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_util::{Stream, StreamExt};
+use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
 use super::{ChunkStream, ProviderId};
 use crate::api::types::{ChatCompletion, ChatCompletionChunk, Usage};
 use crate::error::GatewayError;
-use crate::traces::{Span, provider_name};
+use crate::traces::{Span, provider_name, strings};
 
 /// Starts the span of one call of `model` at `provider` (the current span's child).
 pub fn attempt_span(provider: ProviderId, model: &str, retry: u32) -> Span {
-    let span = Span::child(format!("chat {model}"), SpanKind::Client);
-    if span.is_recording() {
-        span.set("gen_ai.operation.name", "chat");
-        span.set("gen_ai.provider.name", provider_name(provider));
-        span.set("gen_ai.request.model", model.to_owned());
-        span.set("gateway.retry", i64::from(retry));
+    if !crate::traces::enabled() {
+        return Span::default();
     }
+    let span = Span::child(format!("chat {model}"), SpanKind::Client);
+    span.set_all(vec![
+        KeyValue::new("gen_ai.operation.name", "chat"),
+        KeyValue::new("gen_ai.provider.name", provider_name(provider)),
+        KeyValue::new("gen_ai.request.model", model.to_owned()),
+        KeyValue::new("gateway.retry", i64::from(retry)),
+    ]);
     span
 }
 
@@ -61,19 +65,30 @@ pub fn answered(span: &Span, completion: &ChatCompletion) {
 
 /// The response attributes shared by JSON answers and streams.
 pub fn response(span: &Span, id: &str, model: &str, usage: Option<&Usage>, reasons: &[String]) {
+    let mut attributes = Vec::with_capacity(5);
     if !id.is_empty() {
-        span.set("gen_ai.response.id", id.to_owned());
+        attributes.push(KeyValue::new("gen_ai.response.id", id.to_owned()));
     }
     if !model.is_empty() {
-        span.set("gen_ai.response.model", model.to_owned());
+        attributes.push(KeyValue::new("gen_ai.response.model", model.to_owned()));
     }
     if let Some(usage) = usage {
-        span.set("gen_ai.usage.input_tokens", usage.prompt_tokens as i64);
-        span.set("gen_ai.usage.output_tokens", usage.completion_tokens as i64);
+        attributes.push(KeyValue::new(
+            "gen_ai.usage.input_tokens",
+            usage.prompt_tokens as i64,
+        ));
+        attributes.push(KeyValue::new(
+            "gen_ai.usage.output_tokens",
+            usage.completion_tokens as i64,
+        ));
     }
     if !reasons.is_empty() {
-        span.set_strings("gen_ai.response.finish_reasons", reasons);
+        attributes.push(KeyValue::new(
+            "gen_ai.response.finish_reasons",
+            strings(reasons),
+        ));
     }
+    span.set_all(attributes);
 }
 
 /// A stream whose span ends with it: at its last chunk, at an error, or

@@ -95,6 +95,8 @@ pub struct MockState {
     counter: AtomicU64,
     record: bool,
     seen: Mutex<HashMap<String, u64>>,
+    trace_exports: AtomicU64,
+    trace_bytes: AtomicU64,
 }
 
 impl MockState {
@@ -257,6 +259,30 @@ async fn handle(
                 .unwrap_or_default();
             Ok(json_response(StatusCode::OK, &Value::Array(recorded)))
         }
+        // An OTLP/HTTP trace sink (for benchmarks): accepts and counts.
+        (Method::POST, "/v1/traces") => {
+            state.trace_exports.fetch_add(1, Ordering::Relaxed);
+            state
+                .trace_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            let mut response = Response::new(
+                Full::new(Bytes::new())
+                    .map_err(|e: Infallible| match e {})
+                    .boxed(),
+            );
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/x-protobuf"),
+            );
+            Ok(response)
+        }
+        (Method::GET, "/__mock/traces") => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "exports": state.trace_exports.load(Ordering::Relaxed),
+                "bytes": state.trace_bytes.load(Ordering::Relaxed),
+            }),
+        )),
         (Method::POST, "/v1/chat/completions") => {
             record(&state);
             openai::chat(&state, &headers, body).await
