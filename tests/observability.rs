@@ -273,7 +273,7 @@ async fn streamed_and_failed_over_requests_are_traced_end_to_end() {
 async fn log_lines_are_json_with_the_documented_fields_and_no_secrets() {
     let otlp = OtlpReceiver::start().await;
     let mock = common::recording_mock().await;
-    let gateway = server(&mock, &otlp, &[]).await;
+    let gateway = server(&mock, &otlp, &[("EMF_METRICS", "true")]).await;
     let secret_text = "the private question 7f3a";
     let response = post(&gateway, &chat_body("gpt-4o-mini", secret_text), None).await;
     assert_eq!(response.status(), 200);
@@ -336,6 +336,29 @@ async fn log_lines_are_json_with_the_documented_fields_and_no_secrets() {
         assert_eq!(fields["tenant"], "key-1");
         assert_eq!(fields["status"], 200);
         assert!(fields["prompt"].is_null() && fields["completion"].is_null());
+    }
+    // The EMF lines the template's alarms read: one per chat request.
+    let emf: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| !v["_aws"].is_null())
+        .collect();
+    assert_eq!(emf.len(), 2, "{lines:?}");
+    for line in &emf {
+        let metrics = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(metrics["Namespace"], "LlmGateway");
+        assert_eq!(metrics["Dimensions"], json!([["Service"]]));
+        let names: Vec<&str> = metrics["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        assert_eq!(names, ["Requests", "ServerErrors", "LatencyMs"]);
+        assert_eq!(line["Service"], "llm-gateway");
+        assert_eq!(line["Requests"], 1);
+        assert_eq!(line["ServerErrors"], 0);
+        assert!(line["LatencyMs"].as_f64() > Some(0.0));
     }
     let streamed = requests
         .iter()
