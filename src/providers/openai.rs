@@ -79,6 +79,13 @@ pub struct OpenAiStream {
     upstream: Upstream,
 }
 
+impl OpenAiStream {
+    /// The translator of one stream from `upstream`.
+    pub fn new(upstream: Upstream) -> Self {
+        Self { upstream }
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorEnvelope {
     error: ErrorMessage,
