@@ -183,14 +183,16 @@ impl AppState {
                 c.lookup_timeout,
             ))
         });
+        let ledger = Arc::new(Ledger::new(
+            pricing,
+            store,
+            limits,
+            config.alert_tiers.clone(),
+        ));
+        ledger.start_retries();
         Ok(Self {
             overhead: Arc::default(),
-            ledger: Arc::new(Ledger::new(
-                pricing,
-                store,
-                limits,
-                config.alert_tiers.clone(),
-            )),
+            ledger,
             cache,
             redis,
             shared,

@@ -2,8 +2,8 @@
 //! counters and to the global totals in the store (overall and per day,
 //! per provider and model), and checked against the alert tiers.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +28,17 @@ pub struct Ledger {
     lost: AtomicU64,
     alerts: AtomicU64,
     in_flight: Arc<InFlight>,
+    /// Records the store refused, written again once it answers.
+    backlog: Mutex<VecDeque<CostRecord>>,
+    draining: AtomicBool,
 }
+
+/// Most cost records kept for a store that is down (about 150 bytes each);
+/// past it the oldest are logged for reconciliation and dropped.
+const BACKLOG_MAX: usize = 100_000;
+
+/// How often a backlog is retried when no request writes first.
+const BACKLOG_RETRY: Duration = Duration::from_secs(1);
 
 /// Writes still running after their response: counted so `/metrics` and
 /// a graceful shutdown can wait for them.
@@ -168,6 +178,103 @@ impl Ledger {
             lost: AtomicU64::new(0),
             alerts: AtomicU64::new(0),
             in_flight: Arc::new(InFlight::default()),
+            backlog: Mutex::new(VecDeque::new()),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// Retries the backlog every second in the background, for as long as
+    /// the ledger lives (needs a Tokio runtime).
+    pub fn start_retries(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let ledger = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(BACKLOG_RETRY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(ledger) = ledger.upgrade() else {
+                    return;
+                };
+                ledger.drain().await;
+            }
+        });
+    }
+
+    /// Cost records waiting for the store.
+    pub fn pending(&self) -> usize {
+        self.backlog.lock().map_or(0, |b| b.len())
+    }
+
+    /// Writes the backlog in order until it is empty or the store fails
+    /// again; one drain at a time.
+    pub async fn drain(&self) {
+        if self.pending() == 0 || self.draining.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _guard = self.track();
+        loop {
+            let next = self.backlog.lock().ok().and_then(|mut b| b.pop_front());
+            let Some(record) = next else {
+                break;
+            };
+            match self.store.add_cost(&record).await {
+                Ok(running) => {
+                    self.persisted.fetch_add(1, Ordering::Relaxed);
+                    self.check_tiers(&record, running).await;
+                }
+                Err(_) => {
+                    if let Ok(mut b) = self.backlog.lock() {
+                        b.push_front(record);
+                    }
+                    break;
+                }
+            }
+        }
+        self.draining.store(false, Ordering::Release);
+    }
+
+    /// At shutdown: one last try, then every record still waiting is
+    /// logged in full for reconciliation.
+    pub async fn flush_backlog(&self) {
+        self.drain().await;
+        let left: Vec<CostRecord> = self
+            .backlog
+            .lock()
+            .map(|mut b| b.drain(..).collect())
+            .unwrap_or_default();
+        for record in left {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                target: "gateway::cost",
+                record = %serde_json::to_string(&record).unwrap_or_default(),
+                "cost record not persisted at shutdown; reconcile from this line"
+            );
+        }
+    }
+
+    /// Keeps a record the store refused, for [`Ledger::drain`].
+    fn defer(&self, record: &CostRecord, error: &str) {
+        let dropped = self.backlog.lock().ok().and_then(|mut b| {
+            b.push_back(record.clone());
+            (b.len() > BACKLOG_MAX).then(|| b.pop_front()).flatten()
+        });
+        tracing::warn!(
+            target: "gateway::cost",
+            error,
+            request_id = %record.request_id,
+            pending = self.pending(),
+            "cost record not written; kept to retry"
+        );
+        if let Some(dropped) = dropped {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                target: "gateway::cost",
+                record = %serde_json::to_string(&dropped).unwrap_or_default(),
+                "cost backlog full: record dropped; reconcile from this line"
+            );
         }
     }
 
@@ -223,7 +330,9 @@ impl Ledger {
     }
 
     /// Adds a cost record to the store's totals, retrying twice; a record
-    /// that still cannot be written is logged in full for reconciliation.
+    /// that still cannot be written joins the backlog, retried every second
+    /// in the background (and logged in full if the backlog overflows or
+    /// the process stops before the store comes back).
     pub async fn persist(&self, record: &CostRecord) {
         let mut last = None;
         for wait in [0u64, 50, 250] {
@@ -239,13 +348,7 @@ impl Ledger {
                 Err(e) => last = Some(e),
             }
         }
-        self.lost.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(
-            target: "gateway::cost",
-            error = %last.map(|e| e.to_string()).unwrap_or_default(),
-            record = %serde_json::to_string(record).unwrap_or_default(),
-            "cost record not persisted; reconcile from this line"
-        );
+        self.defer(record, &last.map(|e| e.to_string()).unwrap_or_default());
     }
 
     /// Raises each tier this record crossed, once across all instances:
@@ -361,6 +464,7 @@ impl Ledger {
             "saved_by_cache_usd": Cost(self.saved.load(Ordering::Relaxed)).to_string(),
             "unpriced_requests": self.unpriced.load(Ordering::Relaxed),
             "records_persisted": self.persisted.load(Ordering::Relaxed),
+            "records_pending": self.pending(),
             "records_not_persisted": self.lost.load(Ordering::Relaxed),
             "alerts_raised": self.alerts.load(Ordering::Relaxed),
             "writes_in_flight": self.in_flight.count(),

@@ -74,6 +74,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let in_flight = state.ledger.in_flight().clone();
+    let ledger = state.ledger.clone();
     let server = axum::serve(listener, app::router(state)).with_graceful_shutdown(signal);
     let deadline = async {
         if stopping_rx.await.is_ok() {
@@ -88,6 +89,7 @@ pub async fn serve(
     }
     // Cost records and cache stores still running after their responses.
     in_flight.wait_idle(grace).await;
+    ledger.flush_backlog().await;
     tracing::info!("gateway stopped");
     Ok(())
 }

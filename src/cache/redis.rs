@@ -5,11 +5,11 @@
 //! `EXPIRE`. The index is created on first use; its name carries the
 //! embedder id and dimension.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::Value;
-use tokio::sync::OnceCell;
 
 use super::CacheError;
 use super::index::{Entry, Neighbor, VectorIndex};
@@ -21,7 +21,9 @@ pub struct RedisIndex {
     name: String,
     prefix: String,
     dim: usize,
-    created: OnceCell<()>,
+    /// Set once `FT.CREATE` succeeded; cleared when Redis says the index
+    /// is gone (a restarted or flushed server), so it is made again.
+    created: AtomicBool,
 }
 
 impl RedisIndex {
@@ -33,7 +35,7 @@ impl RedisIndex {
             name,
             redis,
             dim,
-            created: OnceCell::new(),
+            created: AtomicBool::new(false),
         }
     }
 
@@ -44,40 +46,60 @@ impl RedisIndex {
     }
 
     async fn ensure_index(&self) -> Result<(), CacheError> {
-        self.created
-            .get_or_try_init(|| async {
-                let mut conn = self.conn()?;
-                let created: Result<(), redis::RedisError> = redis::cmd("FT.CREATE")
-                    .arg(&self.name)
-                    .arg(&["ON", "HASH", "PREFIX", "1"])
-                    .arg(&self.prefix)
-                    .arg(&[
-                        "SCHEMA", "scope", "TAG", "vec", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32",
-                        "DIM",
-                    ])
-                    .arg(self.dim)
-                    .arg(&["DISTANCE_METRIC", "COSINE"])
-                    .query_async(&mut conn)
-                    .await;
-                match created {
-                    Ok(()) => Ok(()),
-                    // Another instance (or an earlier start) created it.
-                    Err(e)
-                        if e.to_string()
-                            .to_ascii_lowercase()
-                            .contains("already exists") =>
-                    {
-                        Ok(())
-                    }
-                    Err(e) => Err(CacheError::Index(format!(
-                        "FT.CREATE failed: {}",
-                        e.category()
-                    ))),
-                }
-            })
-            .await
-            .map(|_| ())
+        if self.created.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut conn = self.conn()?;
+        let created: Result<(), redis::RedisError> = redis::cmd("FT.CREATE")
+            .arg(&self.name)
+            .arg(&["ON", "HASH", "PREFIX", "1"])
+            .arg(&self.prefix)
+            .arg(&[
+                "SCHEMA", "scope", "TAG", "vec", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM",
+            ])
+            .arg(self.dim)
+            .arg(&["DISTANCE_METRIC", "COSINE"])
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(()) => {}
+            // Another instance (or an earlier start) created it.
+            Err(e)
+                if e.to_string()
+                    .to_ascii_lowercase()
+                    .contains("already exists") => {}
+            Err(e) => {
+                return Err(CacheError::Index(format!(
+                    "FT.CREATE failed: {}",
+                    e.category()
+                )));
+            }
+        }
+        self.created.store(true, Ordering::Release);
+        Ok(())
     }
+
+    async fn knn(&self, query: &str, vector: &[f32], k: usize) -> Result<Value, redis::RedisError> {
+        let mut conn = self.conn().map_err(|e| {
+            redis::RedisError::from((redis::ErrorKind::Io, "not connected", e.to_string()))
+        })?;
+        redis::cmd("FT.SEARCH")
+            .arg(&self.name)
+            .arg(query)
+            .arg(&["PARAMS", "2", "B"])
+            .arg(vector_bytes(vector))
+            .arg(&["RETURN", "3", "dist", "prompt", "response", "LIMIT", "0"])
+            .arg(k)
+            .arg(&["DIALECT", "2"])
+            .query_async(&mut conn)
+            .await
+    }
+}
+
+/// Whether Redis answered that the index does not exist.
+fn index_missing(error: &redis::RedisError) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    text.contains("no such index") || text.contains("unknown index")
 }
 
 fn vector_bytes(vector: &[f32]) -> Vec<u8> {
@@ -138,20 +160,18 @@ impl VectorIndex for RedisIndex {
         k: usize,
     ) -> Result<Vec<Neighbor>, CacheError> {
         self.ensure_index().await?;
-        let mut conn = self.conn()?;
         // Scopes are hex digests: nothing to escape in the TAG query.
         let query = format!("(@scope:{{{scope}}})=>[KNN {k} @vec $B AS dist]");
-        let reply: Value = redis::cmd("FT.SEARCH")
-            .arg(&self.name)
-            .arg(query)
-            .arg(&["PARAMS", "2", "B"])
-            .arg(vector_bytes(vector))
-            .arg(&["RETURN", "3", "dist", "prompt", "response", "LIMIT", "0"])
-            .arg(k)
-            .arg(&["DIALECT", "2"])
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| CacheError::Index(format!("FT.SEARCH failed: {}", e.category())))?;
+        let reply = match self.knn(&query, vector, k).await {
+            Err(e) if index_missing(&e) => {
+                // Redis lost the index (restarted, flushed): make it again.
+                self.created.store(false, Ordering::Release);
+                self.ensure_index().await?;
+                self.knn(&query, vector, k).await
+            }
+            other => other,
+        }
+        .map_err(|e| CacheError::Index(format!("FT.SEARCH failed: {}", e.category())))?;
         Ok(parse_search(reply))
     }
 

@@ -384,3 +384,75 @@ pub async fn metrics(h: &Harness) -> Value {
         .expect("metrics");
     json_of(response).await
 }
+
+/// A Redis Stack or DynamoDB emulator of one test's own, on a fixed port,
+/// that the test can stop and start again (faults).
+pub struct OwnService {
+    script: &'static str,
+    pub port: u16,
+    dir: String,
+}
+
+impl OwnService {
+    /// Starts `script` (`redis-stack.sh` or `dynamodb-emulator.sh`).
+    pub fn start(script: &'static str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let name = script.trim_end_matches(".sh");
+        let dir = format!(
+            "{}/target/test-own-{name}-{port}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let service = Self { script, port, dir };
+        service.up();
+        service
+    }
+
+    fn run(&self, args: &[&str]) -> bool {
+        std::process::Command::new(format!(
+            "{}/infra/local/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            self.script
+        ))
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+    }
+
+    /// Starts it again (empty: neither keeps data).
+    pub fn up(&self) {
+        assert!(
+            self.run(&["start", &self.port.to_string(), &self.dir]),
+            "{} started",
+            self.script
+        );
+    }
+
+    /// Stops it and waits until its port refuses connections.
+    pub fn down(&self) {
+        self.run(&["stop", &self.dir]);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("{} still answering after stop", self.script);
+    }
+}
+
+impl Drop for OwnService {
+    fn drop(&mut self) {
+        self.run(&["stop", &self.dir]);
+    }
+}
+
+/// An exact decimal USD amount (`0.000123`) in picodollars.
+pub fn picodollars(usd: &str) -> u128 {
+    let (whole, frac) = usd.split_once('.').unwrap_or((usd, ""));
+    let frac = format!("{frac:0<12}");
+    whole.parse::<u128>().expect("whole dollars") * 1_000_000_000_000
+        + frac[..12].parse::<u128>().expect("fraction")
+}
