@@ -249,3 +249,32 @@ async fn misbehaving_upstreams_are_answered_as_documented_and_every_answer_is_pr
     let response = h.chat(&chat_body("gpt-4o-mini", "fine again?")).await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_mid_stream_cancels_the_upstream_call() {
+    use futures_util::StreamExt;
+    let h = Harness::start().await;
+    for (n, (_, model)) in common::MODELS.iter().enumerate() {
+        let mut body = chat_body(model, "leave early mock:words=200 mock:chunk_delay_ms=20");
+        body["stream"] = json!(true);
+        let response = h.chat(&body).await;
+        assert_eq!(response.status(), 200);
+        let mut chunks = response.bytes_stream();
+        let first = chunks.next().await.expect("a first chunk").expect("bytes");
+        assert!(!first.is_empty());
+        assert_eq!(
+            h.mock.streams().0,
+            1,
+            "{model}: the upstream stream is open"
+        );
+        drop(chunks);
+        // The gateway drops its upstream call: the mock sees its reader go.
+        wait_until(
+            "the upstream stream was abandoned",
+            Duration::from_secs(5),
+            async || h.mock.streams() == (0, n as u64 + 1),
+        )
+        .await;
+    }
+    common::settled(&h).await;
+}

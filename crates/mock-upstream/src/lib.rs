@@ -97,6 +97,10 @@ pub struct MockState {
     seen: Mutex<HashMap<String, u64>>,
     trace_exports: AtomicU64,
     trace_bytes: AtomicU64,
+    /// Streams being sent now.
+    pub(crate) streams_open: AtomicU64,
+    /// Streams whose reader went away before their end.
+    pub(crate) streams_abandoned: AtomicU64,
 }
 
 impl MockState {
@@ -182,6 +186,15 @@ impl MockUpstream {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    /// Streams being sent now, and streams whose reader left before their
+    /// end (a gateway that cancels upstream calls when its client leaves).
+    pub fn streams(&self) -> (u64, u64) {
+        (
+            self.state.streams_open.load(Ordering::Relaxed),
+            self.state.streams_abandoned.load(Ordering::Relaxed),
+        )
     }
 
     /// Lets every stream waiting on `mock:hold` continue.
@@ -276,6 +289,13 @@ async fn handle(
             );
             Ok(response)
         }
+        (Method::GET, "/__mock/streams") => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "open": state.streams_open.load(Ordering::Relaxed),
+                "abandoned": state.streams_abandoned.load(Ordering::Relaxed),
+            }),
+        )),
         (Method::GET, "/__mock/traces") => Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({

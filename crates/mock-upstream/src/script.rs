@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -109,10 +110,21 @@ pub(crate) fn play(
     let mut released = state.release.subscribe();
     released.borrow_and_update();
     let d = d.clone();
+    let counters = state.clone();
+    counters.streams_open.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
+        // Counted open until the task ends, however it ends.
+        let _open = OpenStream(counters.clone());
         let send = |item: Item| {
             let tx = tx.clone();
-            async move { tx.send(item).await.is_ok() }
+            let counters = counters.clone();
+            async move {
+                let sent = tx.send(item).await.is_ok();
+                if !sent {
+                    counters.streams_abandoned.fetch_add(1, Ordering::Relaxed);
+                }
+                sent
+            }
         };
         for event in script.preamble {
             if !send(Ok(event)).await {
@@ -154,6 +166,15 @@ pub(crate) fn play(
         }
     });
     sse_response(rx)
+}
+
+/// Marks a stream closed when dropped.
+struct OpenStream(Arc<MockState>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.streams_open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A stream that is not the provider's format at all.
