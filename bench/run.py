@@ -439,6 +439,87 @@ def print_tracing(r: dict) -> None:
     print(f"mean overhead p99: off {off:+.3f} ms, on {on:+.3f} ms; tracing adds {(on - off) * 1000:+.0f} µs")
 
 
+def soak_section(gateway_bin: Path, mock_port: int, oha: str, rate: int, seconds: int, connections: int) -> dict:
+    """Sustained non-streaming load for `seconds` with the gateway's RSS
+    sampled every 5 s, then 1,000 concurrent streaming clients with RSS
+    sampled while they are held open."""
+    import resource
+    import threading
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    extra = dict(item.split("=", 1) for item in os.environ.get("SOAK_GATEWAY_ENV", "").split() if "=" in item)
+    proc, port, _ = start_gateway(gateway_bin, mock_port, extra)
+    out = {"rate": rate, "seconds": seconds}
+    try:
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        load(oha, url, 500, 3, connections, True)
+        out["direct"] = load(oha, f"http://127.0.0.1:{mock_port}/v1/chat/completions", rate, 30, connections, False)
+        samples = []
+        stop = threading.Event()
+
+        def sample(every: float, into: list, extra=None):
+            while not stop.wait(every):
+                into.append(rss_kb(proc.pid, "VmRSS"))
+                if extra:
+                    extra()
+
+        sampler = threading.Thread(target=sample, args=(5.0, samples))
+        sampler.start()
+        out["load"] = load(oha, url, rate, seconds, connections, True)
+        stop.set()
+        sampler.join()
+        out["rss_kb"] = samples
+
+        # 1,000 concurrent streams, each ~4 s long (40 words, 100 ms apart).
+        body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [
+            {"role": "user", "content": "hold the line mock:words=40 mock:chunk_delay_ms=100"}]})
+        stream_rss = []
+        open_max = [0]
+
+        def upstream_open():
+            open_max[0] = max(open_max[0], get_json(mock_port, "/__mock/streams")["open"])
+
+        stop = threading.Event()
+        sampler = threading.Thread(target=sample, args=(0.25, stream_rss, upstream_open))
+        before = rss_kb(proc.pid, "VmRSS")
+        sampler.start()
+        cmd = [oha, "-n", "1000", "-c", "1000", "--no-tui", "--output-format", "json", "-m", "POST",
+               "-H", "content-type: application/json", "-H", f"authorization: Bearer {CLIENT_KEY}",
+               "-d", body, "-t", "60s", url]
+        data = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        stop.set()
+        sampler.join()
+        out["streams"] = {
+            "ok": data.get("statusCodeDistribution", {}).get("200", 0),
+            "errors": data.get("errorDistribution", {}),
+            "p50_s": data["latencyPercentiles"]["p50"],
+            "p99_s": data["latencyPercentiles"]["p99"],
+            "rss_before_kb": before,
+            "rss_peak_kb": max(stream_rss) if stream_rss else before,
+            "upstream_open_max": open_max[0],
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def print_soak(r: dict) -> None:
+    d, g, rss = r["direct"], r["load"], r["rss_kb"]
+    success = g["ok"] / g["total"] * 100 if g["total"] else 0.0
+    first, last = rss[1] if len(rss) > 1 else rss[0], rss[-1]
+    print(f"\nsoak: {r['rate']} req/s for {r['seconds']} s: gateway p50 / p99 {g['p50_ms']:.3f} / {g['p99_ms']:.3f} ms "
+          f"(direct {d['p50_ms']:.3f} / {d['p99_ms']:.3f}; p99 overhead {g['p99_ms'] - d['p99_ms']:+.3f} ms), "
+          f"{g['rps']:.0f} req/s, success {success:.3f}% {g['errors'] or ''}")
+    print(f"RSS every 5 s (MiB): first {first / 1024:.1f} (after 10 s), min {min(rss[1:] or rss) / 1024:.1f}, "
+          f"max {max(rss) / 1024:.1f}, last {last / 1024:.1f}: {(last - first) / first * 100:+.1f}% over the run")
+    s = r["streams"]
+    print(f"1,000 concurrent streams (~4 s each): {s['ok']} ok {s['errors'] or ''}, upstream streams open at once "
+          f"(max seen) {s['upstream_open_max']}, latency p50 / p99 {s['p50_s']:.2f} / {s['p99_s']:.2f} s, "
+          f"gateway RSS {s['rss_before_kb'] / 1024:.1f} MiB before, {s['rss_peak_kb'] / 1024:.1f} MiB peak")
+
+
 def print_cold(r: dict) -> None:
     print(f"\nLambda cold start (spawn → first GET /invocation/next, cache + DynamoDB configured): "
           f"p50 {r['p50']:.1f} ms, max {r['max']:.1f} ms; release binary {r['size_mib']:.1f} MiB")
@@ -458,7 +539,9 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "limits", "cold", "tracing"], help="run one section only")
+    parser.add_argument("--only", choices=["cache", "limits", "cold", "tracing", "soak"],
+                        help="run one section only")
+    parser.add_argument("--soak-seconds", type=int, default=600, help="length of the soak run")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
 
@@ -475,6 +558,9 @@ def main() -> None:
                 print_cache(cache_section(mock_port))
             elif args.only == "cold":
                 print_cold(lambda_cold_start(TARGET / "release" / "llm-gateway"))
+            elif args.only == "soak":
+                print_soak(soak_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0],
+                                        args.soak_seconds, args.connections))
             elif args.only == "tracing":
                 print_tracing(tracing_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0],
                                               args.duration, args.connections))

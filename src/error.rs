@@ -173,7 +173,7 @@ impl GatewayError {
 
     /// The message shown to the client. Upstream auth failures are the gateway
     /// operator's problem: the client sees no provider text for them.
-    fn client_message(&self) -> String {
+    pub fn client_message(&self) -> String {
         match self {
             Self::Upstream {
                 provider,

@@ -569,3 +569,99 @@ async fn dynamodb_store_calls_are_client_spans_of_the_request() {
         assert_eq!(span.status, 0, "{span:#?}");
     }
 }
+
+#[tokio::test]
+async fn a_full_run_leaks_no_key_in_logs_error_bodies_or_traces() {
+    let otlp = OtlpReceiver::start().await;
+    let mock = common::recording_mock().await;
+    // OpenAI's key is wrong: the mock answers 401 echoing it masked, as
+    // OpenAI does; the gateway fails over to Anthropic.
+    let wrong_key = "sk-wrong-provider-key-QzX9";
+    let gateway = server(
+        &mock,
+        &otlp,
+        &[
+            ("OPENAI_API_KEY", wrong_key),
+            ("LOG_PROMPTS", "true"),
+            ("EMF_METRICS", "true"),
+            ("RUST_LOG", "debug"),
+        ],
+    )
+    .await;
+    let mut seen = String::new();
+    let mut keep = async |response: reqwest::Response| {
+        for (name, value) in response.headers() {
+            seen.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("")));
+        }
+        seen.push_str(&response.text().await.unwrap_or_default());
+    };
+    keep(post(&gateway, &chat_body("gpt-4o-mini", "json please"), None).await).await;
+    let mut body = chat_body("gpt-4o-mini", "a stream please");
+    body["stream"] = json!(true);
+    keep(post(&gateway, &body, None).await).await;
+    keep(
+        post(
+            &gateway,
+            &chat_body("claude-haiku-4-5", "boom mock:status=500"),
+            None,
+        )
+        .await,
+    )
+    .await;
+    keep(
+        post(
+            &gateway,
+            &chat_body("gpt-4o-mini", "bad mock:status=400@anthropic"),
+            None,
+        )
+        .await,
+    )
+    .await;
+    let unauthorised = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", gateway.url))
+        .bearer_auth(format!("{CLIENT_KEY}-nope"))
+        .header("content-type", "application/json")
+        .body(chat_body("gpt-4o-mini", "x").to_string())
+        .send()
+        .await
+        .expect("sent");
+    keep(unauthorised).await;
+    keep(
+        reqwest::Client::new()
+            .get(format!("{}/metrics", gateway.url))
+            .bearer_auth(CLIENT_KEY)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert!(seen.contains("Echo: json please"), "{seen}");
+    // Every span of the run has arrived: four chat requests.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while otlp
+        .spans()
+        .iter()
+        .filter(|s| s.kind == SPAN_SERVER)
+        .count()
+        < 4
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let spans = format!("{:?}", otlp.spans());
+    assert!(spans.contains("gen_ai.provider.name"), "spans arrived");
+    let logs = gateway.lines().join("\n");
+    assert!(logs.contains("attempt failed"), "the 401 was logged");
+    for (place, text) in [("responses", &seen), ("logs", &logs), ("traces", &spans)] {
+        for secret in [PROVIDER_KEY, CLIENT_KEY, wrong_key, "QzX9"] {
+            assert!(
+                !text.contains(secret),
+                "{secret:?} found in {place}: {text}"
+            );
+        }
+    }
+    // The provider's words about the gateway's key are for the operator
+    // (logs, traces, redacted), never for clients.
+    assert!(logs.contains("Incorrect API key"), "the operator sees why");
+    assert!(!seen.contains("Incorrect API key"), "{seen}");
+}

@@ -111,7 +111,7 @@ pub async fn run(
                     traces::event("candidate skipped", route, "rate limited");
                     attempts.push(Attempt {
                         route: route.clone(),
-                        error: Some(error.to_string()),
+                        error: Some(error.client_message()),
                         status: 0,
                     });
                     errors.push(error);
@@ -182,7 +182,7 @@ pub async fn run(
                     tracing::info!(route = %route, retry, error = %error, "attempt failed");
                     attempts.push(Attempt {
                         route: route.clone(),
-                        error: Some(error.to_string()),
+                        error: Some(error.client_message()),
                         status: error.status().as_u16(),
                     });
                     let step = next_step(&error);
