@@ -514,6 +514,8 @@ def print_soak(r: dict) -> None:
           f"{g['rps']:.0f} req/s, success {success:.3f}% {g['errors'] or ''}")
     print(f"RSS every 5 s (MiB): first {first / 1024:.1f} (after 10 s), min {min(rss[1:] or rss) / 1024:.1f}, "
           f"max {max(rss) / 1024:.1f}, last {last / 1024:.1f}: {(last - first) / first * 100:+.1f}% over the run")
+    series = ", ".join(f"{kb / 1024:.1f}" for kb in rss[::12])
+    print(f"RSS each minute (MiB): {series}")
     s = r["streams"]
     print(f"1,000 concurrent streams (~4 s each): {s['ok']} ok {s['errors'] or ''}, upstream streams open at once "
           f"(max seen) {s['upstream_open_max']}, latency p50 / p99 {s['p50_s']:.2f} / {s['p99_s']:.2f} s, "
