@@ -11,7 +11,7 @@ use crate::ledger::{Ledger, Settlement};
 use crate::limits::Reservation;
 use crate::pricing::Cost;
 use crate::providers::ProviderId;
-use crate::traces::{Span, provider_name, strings};
+use crate::traces::{Span, provider_name};
 use opentelemetry::KeyValue;
 
 static EMF: AtomicBool = AtomicBool::new(false);
@@ -353,25 +353,6 @@ impl RequestLog {
                 provider_name(provider),
             ));
         }
-        if let Some(model) = &self.model {
-            attributes.push(KeyValue::new("gen_ai.response.model", model.clone()));
-        }
-        if let Some(usage) = &self.usage {
-            attributes.push(KeyValue::new(
-                "gen_ai.usage.input_tokens",
-                usage.prompt_tokens as i64,
-            ));
-            attributes.push(KeyValue::new(
-                "gen_ai.usage.output_tokens",
-                usage.completion_tokens as i64,
-            ));
-        }
-        if !self.finish_reasons.is_empty() {
-            attributes.push(KeyValue::new(
-                "gen_ai.response.finish_reasons",
-                strings(&self.finish_reasons),
-            ));
-        }
         if let Some(cost) = cost {
             attributes.push(KeyValue::new("gateway.cost_usd", cost.to_owned()));
         }
@@ -382,6 +363,13 @@ impl RequestLog {
             ));
         }
         span.set_all(attributes);
+        crate::providers::traced::response(
+            span,
+            "",
+            self.model.as_deref().unwrap_or_default(),
+            self.usage.as_ref(),
+            &self.finish_reasons,
+        );
         if status >= 500 || status == 499 {
             span.fail(status.to_string(), error.unwrap_or_default().to_owned());
         } else if status >= 400 {

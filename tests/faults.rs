@@ -58,24 +58,7 @@ async fn dynamodb_down_and_back_loses_no_cost_record() {
         "faults-limits",
         "[limits.openai]\nrequests_per_minute = 1000\n",
     );
-    let create = async |url: &str| {
-        let aws = llm_gateway::config::AwsSettings {
-            endpoint: Some(url.to_owned()),
-            region: Some("us-east-1".into()),
-            access_key: Some(llm_gateway::config::Secret::new("test")),
-            secret_key: Some(llm_gateway::config::Secret::new("test")),
-            session_token: None,
-        };
-        llm_gateway::store::dynamodb::DynamoStore::new(
-            "faults".into(),
-            Duration::from_secs(5),
-            aws,
-        )
-        .create_table_if_missing()
-        .await
-        .expect("table created");
-    };
-    create(&url).await;
+    common::create_table(&url, "faults").await;
     let h = Harness::with_env(&[
         ("DYNAMODB_TABLE", "faults"),
         ("AWS_ENDPOINT_URL_DYNAMODB", &url),
@@ -109,7 +92,7 @@ async fn dynamodb_down_and_back_loses_no_cost_record() {
     // It comes back (empty: the emulator keeps nothing), and without a
     // restart of the gateway every waiting record is written.
     dynamo.up();
-    create(&url).await;
+    common::create_table(&url, "faults").await;
     let after = serve(&h, 2, "after").await;
     wait_until("the backlog drained", Duration::from_secs(15), async || {
         common::metrics(&h).await["costs"]["records_pending"] == 0

@@ -136,7 +136,9 @@ impl Traced {
         }
     }
 
-    fn finish(&mut self) {
+    /// Records what the stream said and ends the span, once; with the
+    /// error that cut it, if any.
+    fn finish(&mut self, error: Option<&GatewayError>) {
         if !self.ended {
             self.ended = true;
             response(
@@ -146,7 +148,10 @@ impl Traced {
                 self.usage.as_ref(),
                 &self.reasons,
             );
-            self.span.end();
+            match error {
+                Some(error) => failed(&self.span, error),
+                None => self.span.end(),
+            }
         }
     }
 }
@@ -159,20 +164,8 @@ impl Stream for Traced {
         let next = this.chunks.poll_next_unpin(cx);
         match &next {
             Poll::Ready(Some(Ok(chunk))) => this.observe(chunk),
-            Poll::Ready(Some(Err(error))) => {
-                if !this.ended {
-                    this.ended = true;
-                    response(
-                        &this.span,
-                        &this.id,
-                        &this.model,
-                        this.usage.as_ref(),
-                        &this.reasons,
-                    );
-                    failed(&this.span, error);
-                }
-            }
-            Poll::Ready(None) => this.finish(),
+            Poll::Ready(Some(Err(error))) => this.finish(Some(error)),
+            Poll::Ready(None) => this.finish(None),
             Poll::Pending => {}
         }
         next
@@ -183,7 +176,7 @@ impl Drop for Traced {
     fn drop(&mut self) {
         if !self.ended {
             self.span.set("gateway.stream.cancelled", true);
-            self.finish();
+            self.finish(None);
         }
     }
 }

@@ -332,11 +332,10 @@ pub fn dynamodb_url() -> String {
     .clone()
 }
 
-/// Settings pointing the gateway at `table` on the emulator (created here).
-pub async fn dynamodb_env(table: &str) -> Vec<(String, String)> {
-    let url = dynamodb_url();
+/// Creates `table` on the emulator at `url` unless it exists.
+pub async fn create_table(url: &str, table: &str) {
     let aws = llm_gateway::config::AwsSettings {
-        endpoint: Some(url.clone()),
+        endpoint: Some(url.to_owned()),
         region: Some("us-east-1".into()),
         access_key: Some(llm_gateway::config::Secret::new("test")),
         secret_key: Some(llm_gateway::config::Secret::new("test")),
@@ -350,6 +349,12 @@ pub async fn dynamodb_env(table: &str) -> Vec<(String, String)> {
     .create_table_if_missing()
     .await
     .expect("table created");
+}
+
+/// Settings pointing the gateway at `table` on the emulator (created here).
+pub async fn dynamodb_env(table: &str) -> Vec<(String, String)> {
+    let url = dynamodb_url();
+    create_table(&url, table).await;
     vec![
         ("DYNAMODB_TABLE".into(), table.to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB".into(), url),
