@@ -516,6 +516,8 @@ def print_soak(r: dict) -> None:
           f"max {max(rss) / 1024:.1f}, last {last / 1024:.1f}: {(last - first) / first * 100:+.1f}% over the run")
     series = ", ".join(f"{kb / 1024:.1f}" for kb in rss[::12])
     print(f"RSS each minute (MiB): {series}")
+    if os.environ.get("SOAK_ALL_SAMPLES"):
+        print("RSS every 5 s (MiB): " + ", ".join(f"{kb / 1024:.1f}" for kb in rss))
     s = r["streams"]
     print(f"1,000 concurrent streams (~4 s each): {s['ok']} ok {s['errors'] or ''}, upstream streams open at once "
           f"(max seen) {s['upstream_open_max']}, latency p50 / p99 {s['p50_s']:.2f} / {s['p99_s']:.2f} s, "
