@@ -257,15 +257,16 @@ impl Ledger {
 
     /// Keeps a record the store refused, for [`Ledger::drain`].
     fn defer(&self, record: &CostRecord, error: &str) {
-        let dropped = self.backlog.lock().ok().and_then(|mut b| {
+        let (pending, dropped) = self.backlog.lock().map_or((0, None), |mut b| {
             b.push_back(record.clone());
-            (b.len() > BACKLOG_MAX).then(|| b.pop_front()).flatten()
+            let dropped = (b.len() > BACKLOG_MAX).then(|| b.pop_front()).flatten();
+            (b.len(), dropped)
         });
         tracing::warn!(
             target: "gateway::cost",
             error,
             request_id = %record.request_id,
-            pending = self.pending(),
+            pending,
             "cost record not written; kept to retry"
         );
         if let Some(dropped) = dropped {

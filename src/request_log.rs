@@ -114,7 +114,7 @@ pub struct RequestLog {
     /// `hit`, `miss`, `bypass`, or `off`.
     pub cache: &'static str,
     /// Why each choice ended.
-    pub finish_reasons: Vec<String>,
+    pub finish_reasons: Vec<&'static str>,
     /// The request's trace span, ended with the summary line.
     pub trace: Span,
     /// Whether prompt and completion text go in the line (`LOG_PROMPTS`).
@@ -175,11 +175,7 @@ impl RequestLog {
     /// Records what a complete answer says: why it ended and, with
     /// `LOG_PROMPTS`, its text.
     pub fn answered(&mut self, completion: &ChatCompletion) {
-        self.finish_reasons = completion
-            .choices
-            .iter()
-            .filter_map(|c| c.finish_reason.map(|r| r.as_str().to_owned()))
-            .collect();
+        self.finish_reasons = completion.finish_reasons();
         if self.log_prompts {
             self.completion = completion
                 .choices

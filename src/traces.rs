@@ -198,31 +198,12 @@ impl Span {
         }
     }
 
-    /// Sets a string-array attribute.
-    pub fn set_strings(&self, key: &'static str, values: &[String]) {
-        self.set(key, strings(values));
-    }
-
-    /// Renames the span.
-    pub fn rename(&self, name: String) {
-        if let Some(cx) = &self.0 {
-            cx.span().update_name(name);
-        }
-    }
-
     /// Records a failure: `error.type` and an error status.
     pub fn fail(&self, error_type: impl Into<Value>, message: impl Into<Cow<'static, str>>) {
         if let Some(cx) = &self.0 {
             let span = cx.span();
             span.set_attribute(KeyValue::new("error.type", error_type));
             span.set_status(Status::error(message));
-        }
-    }
-
-    /// Adds a timestamped event.
-    pub fn event(&self, name: &'static str, attributes: Vec<KeyValue>) {
-        if let Some(cx) = &self.0 {
-            cx.span().add_event(name, attributes);
         }
     }
 
@@ -256,8 +237,8 @@ impl Span {
 }
 
 /// A string-array attribute value.
-pub fn strings(values: &[String]) -> Value {
-    let array: Vec<StringValue> = values.iter().map(|v| v.clone().into()).collect();
+pub fn strings(values: &[&'static str]) -> Value {
+    let array: Vec<StringValue> = values.iter().map(|&v| v.into()).collect();
     Value::Array(Array::String(array))
 }
 

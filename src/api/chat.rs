@@ -452,18 +452,17 @@ fn relay(
                         if let Some(usage) = &chunk.usage {
                             log.usage = Some(usage.clone());
                         }
-                        for choice in &chunk.choices {
-                            if let Some(reason) = choice.finish_reason {
-                                log.finish_reasons.push(reason.as_str().to_owned());
-                            }
-                            if log.log_prompts
-                                && choice.index == 0
-                                && let Some(text) = &choice.delta.content
-                            {
-                                log.completion
-                                    .get_or_insert_with(String::new)
-                                    .push_str(text);
-                            }
+                        log.finish_reasons.extend(chunk.finish_reasons());
+                        if log.log_prompts
+                            && let Some(text) = chunk
+                                .choices
+                                .iter()
+                                .find(|c| c.index == 0)
+                                .and_then(|c| c.delta.content.as_deref())
+                        {
+                            log.completion
+                                .get_or_insert_with(String::new)
+                                .push_str(text);
                         }
                         if !wants_usage {
                             if chunk.is_usage_only() {

@@ -339,6 +339,16 @@ pub struct ChatCompletion {
     pub extra: Extra,
 }
 
+impl ChatCompletion {
+    /// Why each choice ended.
+    pub fn finish_reasons(&self) -> Vec<&'static str> {
+        self.choices
+            .iter()
+            .filter_map(|c| c.finish_reason.map(FinishReason::as_str))
+            .collect()
+    }
+}
+
 /// One choice of a completion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Choice {
@@ -394,6 +404,13 @@ pub struct ChatCompletionChunk {
 }
 
 impl ChatCompletionChunk {
+    /// Why the choices of this chunk ended, if any did.
+    pub fn finish_reasons(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.choices
+            .iter()
+            .filter_map(|c| c.finish_reason.map(FinishReason::as_str))
+    }
+
     /// The usage-only chunk sent last when `include_usage` is on.
     pub fn is_usage_only(&self) -> bool {
         self.choices.is_empty() && self.usage.is_some()

@@ -79,10 +79,13 @@ impl RedisIndex {
         Ok(())
     }
 
-    async fn knn(&self, query: &str, vector: &[f32], k: usize) -> Result<Value, redis::RedisError> {
-        let mut conn = self.conn().map_err(|e| {
-            redis::RedisError::from((redis::ErrorKind::Io, "not connected", e.to_string()))
-        })?;
+    async fn knn(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+        query: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Value, redis::RedisError> {
         redis::cmd("FT.SEARCH")
             .arg(&self.name)
             .arg(query)
@@ -91,7 +94,7 @@ impl RedisIndex {
             .arg(&["RETURN", "3", "dist", "prompt", "response", "LIMIT", "0"])
             .arg(k)
             .arg(&["DIALECT", "2"])
-            .query_async(&mut conn)
+            .query_async(conn)
             .await
     }
 }
@@ -162,12 +165,13 @@ impl VectorIndex for RedisIndex {
         self.ensure_index().await?;
         // Scopes are hex digests: nothing to escape in the TAG query.
         let query = format!("(@scope:{{{scope}}})=>[KNN {k} @vec $B AS dist]");
-        let reply = match self.knn(&query, vector, k).await {
+        let mut conn = self.conn()?;
+        let reply = match self.knn(&mut conn, &query, vector, k).await {
             Err(e) if index_missing(&e) => {
                 // Redis lost the index (restarted, flushed): make it again.
                 self.created.store(false, Ordering::Release);
                 self.ensure_index().await?;
-                self.knn(&query, vector, k).await
+                self.knn(&mut conn, &query, vector, k).await
             }
             other => other,
         }

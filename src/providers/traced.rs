@@ -47,24 +47,25 @@ pub fn failed(span: &Span, error: &GatewayError) {
 /// Records a complete answer and ends its span.
 pub fn answered(span: &Span, completion: &ChatCompletion) {
     if span.is_recording() {
-        let reasons: Vec<String> = completion
-            .choices
-            .iter()
-            .filter_map(|c| c.finish_reason.map(|r| r.as_str().to_owned()))
-            .collect();
         response(
             span,
             &completion.id,
             &completion.model,
             completion.usage.as_ref(),
-            &reasons,
+            &completion.finish_reasons(),
         );
     }
     span.end();
 }
 
 /// The response attributes shared by JSON answers and streams.
-pub fn response(span: &Span, id: &str, model: &str, usage: Option<&Usage>, reasons: &[String]) {
+pub fn response(
+    span: &Span,
+    id: &str,
+    model: &str,
+    usage: Option<&Usage>,
+    reasons: &[&'static str],
+) {
     let mut attributes = Vec::with_capacity(5);
     if !id.is_empty() {
         attributes.push(KeyValue::new("gen_ai.response.id", id.to_owned()));
@@ -114,7 +115,7 @@ struct Traced {
     id: String,
     model: String,
     usage: Option<Usage>,
-    reasons: Vec<String>,
+    reasons: Vec<&'static str>,
     ended: bool,
 }
 
@@ -129,11 +130,7 @@ impl Traced {
         if let Some(usage) = &chunk.usage {
             self.usage = Some(usage.clone());
         }
-        for choice in &chunk.choices {
-            if let Some(reason) = choice.finish_reason {
-                self.reasons.push(reason.as_str().to_owned());
-            }
-        }
+        self.reasons.extend(chunk.finish_reasons());
     }
 
     /// Records what the stream said and ends the span, once; with the
