@@ -102,11 +102,14 @@ impl AppState {
         })?;
         let store: Arc<dyn Store> = match &config.store.dynamodb_table {
             Some(table) => {
-                let dynamo = Arc::new(DynamoStore::new(
-                    table.clone(),
-                    config.store.timeout,
-                    config.store.aws.clone(),
-                ));
+                let dynamo = Arc::new(
+                    DynamoStore::new(
+                        table.clone(),
+                        config.store.timeout,
+                        config.store.aws.clone(),
+                    )
+                    .with_write_timeout(config.store.write_timeout),
+                );
                 if config.store.create_table {
                     let creating = dynamo.clone();
                     tokio::spawn(async move {

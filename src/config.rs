@@ -385,6 +385,7 @@ impl Config {
         let store = StoreConfig {
             dynamodb_table: var("DYNAMODB_TABLE"),
             timeout: millis(&var, "STORE_TIMEOUT_MS", 500)?,
+            write_timeout: millis(&var, "STORE_WRITE_TIMEOUT_MS", 15_000)?,
             create_table: flag(&var, "DYNAMODB_CREATE_TABLE", false)?,
             aws: AwsSettings {
                 endpoint: var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")),
@@ -609,8 +610,10 @@ fn flag(
 pub struct StoreConfig {
     /// `DYNAMODB_TABLE`: the table, or memory when unset.
     pub dynamodb_table: Option<String>,
-    /// `STORE_TIMEOUT_MS`: bound on each store call.
+    /// `STORE_TIMEOUT_MS`: bound on each store call on the request path.
     pub timeout: Duration,
+    /// `STORE_WRITE_TIMEOUT_MS`: bound on a cost write (after the response).
+    pub write_timeout: Duration,
     /// `DYNAMODB_CREATE_TABLE`: create the table at start (local work).
     pub create_table: bool,
     /// The standard AWS variables, read like every other setting; what is

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::api::types::Usage;
 use crate::limits::{Limits, Reservation};
 use crate::pricing::{Cost, Pricing};
-use crate::store::{CostRecord, Running, Store};
+use crate::store::{CostRecord, Running, Store, Written};
 
 /// Prices requests, keeps running totals, persists and settles them.
 pub struct Ledger {
@@ -120,7 +120,7 @@ impl Settlement {
             }
         };
         let persist = async {
-            if let Some(record) = &record {
+            if let Some(record) = record {
                 ledger.persist(record).await;
             }
         };
@@ -217,10 +217,10 @@ impl Ledger {
         let _guard = self.track();
         loop {
             let next = self.backlog.lock().ok().and_then(|mut b| b.pop_front());
-            let Some(record) = next else {
+            let Some(mut record) = next else {
                 break;
             };
-            match self.store.add_cost(&record).await {
+            match self.store.add_cost(&mut record).await {
                 Ok(running) => {
                     self.persisted.fetch_add(1, Ordering::Relaxed);
                     self.check_tiers(&record, running).await;
@@ -256,16 +256,17 @@ impl Ledger {
     }
 
     /// Keeps a record the store refused, for [`Ledger::drain`].
-    fn defer(&self, record: &CostRecord, error: &str) {
+    fn defer(&self, record: CostRecord, error: &str) {
+        let request_id = record.request_id.clone();
         let (pending, dropped) = self.backlog.lock().map_or((0, None), |mut b| {
-            b.push_back(record.clone());
+            b.push_back(record);
             let dropped = (b.len() > BACKLOG_MAX).then(|| b.pop_front()).flatten();
             (b.len(), dropped)
         });
         tracing::warn!(
             target: "gateway::cost",
             error,
-            request_id = %record.request_id,
+            request_id = %request_id,
             pending,
             "cost record not written; kept to retry"
         );
@@ -316,6 +317,7 @@ impl Ledger {
                 day: today(),
                 picodollars: cost.0,
                 request_id: request_id.to_owned(),
+                written: Written::default(),
             });
         if record.is_none() && reservations.is_empty() {
             return Settlement::default();
@@ -334,16 +336,16 @@ impl Ledger {
     /// that still cannot be written joins the backlog, retried every second
     /// in the background (and logged in full if the backlog overflows or
     /// the process stops before the store comes back).
-    pub async fn persist(&self, record: &CostRecord) {
+    pub async fn persist(&self, mut record: CostRecord) {
         let mut last = None;
         for wait in [0u64, 50, 250] {
             if wait > 0 {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
-            match self.store.add_cost(record).await {
+            match self.store.add_cost(&mut record).await {
                 Ok(running) => {
                     self.persisted.fetch_add(1, Ordering::Relaxed);
-                    self.check_tiers(record, running).await;
+                    self.check_tiers(&record, running).await;
                     return;
                 }
                 Err(e) => last = Some(e),

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Harness, OwnService, chat_body, header, json_of, picodollars};
@@ -154,6 +155,117 @@ async fn redis_down_and_back_fails_open_then_caches_again() {
         .chat(&chat_body("gpt-4o-mini", "How many moons does Mars have?"))
         .await;
     assert_eq!(header(&response, "x-cache"), "HIT");
+}
+
+/// Clients asking without pause until `stop`: half new questions, half one
+/// repeated question (cache hits once the cache has it). Returns the
+/// requests answered, and the cache misses (priced, one cost record each)
+/// with their summed cost.
+async fn keep_asking(h: &Harness, client: usize, stop: &AtomicBool) -> (u64, u64, u128) {
+    let (mut answered, mut misses, mut cost) = (0, 0, 0);
+    while !stop.load(Ordering::Relaxed) {
+        let text = if answered % 2 == 0 {
+            format!("Client {client} asks question number {answered}")
+        } else {
+            "What is the capital of France?".to_owned()
+        };
+        let response = h.chat(&chat_body("gpt-4o-mini", &text)).await;
+        assert_eq!(response.status(), 200, "client {client}: {text}");
+        if header(&response, "x-cache") != "HIT" {
+            misses += 1;
+            cost += picodollars(&header(&response, "x-gateway-cost-usd"));
+        }
+        let _ = response.bytes().await;
+        answered += 1;
+    }
+    (answered, misses, cost)
+}
+
+/// Under 16 clients without pause, DynamoDB stops answering for longer
+/// than the request path waits (frozen, so what it holds survives) while
+/// Redis is killed and started again empty. Every request is answered, and
+/// the totals equal the answers given exactly: a cost write the store was
+/// slow to acknowledge must not be counted twice (it was, at 1.8× the
+/// answers, while cost writes shared the 300 ms request-path bound, and
+/// still now and then with a 5 s bound: the emulator works through its
+/// queue for seconds after it wakes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_failing_under_load_answer_everything_and_count_each_cost_once() {
+    let dynamo = OwnService::start("dynamodb-emulator.sh");
+    let redis = OwnService::start("redis-stack.sh");
+    let dynamo_url = format!("http://127.0.0.1:{}", dynamo.port);
+    let redis_url = format!("redis://127.0.0.1:{}", redis.port);
+    common::create_table(&dynamo_url, "faults-load").await;
+    let config = common::config_file(
+        "faults-load-limits",
+        "[limits.openai]\nrequests_per_minute = 100000\n",
+    );
+    let h = Harness::with_cache(
+        Some(&redis_url),
+        &[
+            ("DYNAMODB_TABLE", "faults-load"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &dynamo_url),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("STORE_TIMEOUT_MS", "300"),
+            ("CACHE_LOOKUP_TIMEOUT_MS", "300"),
+            ("GATEWAY_CONFIG", &config),
+        ],
+    )
+    .await;
+
+    let stop = AtomicBool::new(false);
+    let clients = futures_util::future::join_all((0..16).map(|c| keep_asking(&h, c, &stop)));
+    let chaos = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::task::block_in_place(|| {
+            dynamo.freeze(true);
+            redis.down();
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::task::block_in_place(|| {
+            dynamo.freeze(false);
+            redis.up();
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stop.store(true, Ordering::Relaxed);
+    };
+    let (answers, ()) = tokio::join!(clients, chaos);
+    let answered: u64 = answers.iter().map(|a| a.0).sum();
+    let misses: u64 = answers.iter().map(|a| a.1).sum();
+    let cost: u128 = answers.iter().map(|a| a.2).sum();
+    assert!(answered >= 50, "load was applied: {answered} requests");
+    eprintln!("{answered} answered, {misses} priced");
+
+    wait_until("the backlog drained", Duration::from_secs(20), async || {
+        common::metrics(&h).await["costs"]["records_pending"] == 0
+    })
+    .await;
+    common::settled(&h).await;
+    let metrics = common::metrics(&h).await;
+    assert_eq!(metrics["costs"]["records_not_persisted"], 0, "{metrics}");
+    assert_eq!(metrics["costs"]["records_persisted"], misses, "{metrics}");
+    let (status, totals) = costs(&h).await;
+    assert_eq!(status, 200);
+    assert_eq!(totals["overall"]["requests"], misses, "{totals}");
+    assert_eq!(
+        picodollars(totals["overall"]["cost_usd"].as_str().expect("usd")),
+        cost,
+        "{totals}"
+    );
+
+    // The cache works again without a restart.
+    wait_until("cache hits again", Duration::from_secs(20), async || {
+        let response = h
+            .chat(&chat_body("gpt-4o-mini", "What is the capital of Peru?"))
+            .await;
+        let hit = header(&response, "x-cache") == "HIT";
+        let _ = response.bytes().await;
+        common::settled(&h).await;
+        hit
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use common::{CLIENT_KEY, Harness, chat_body, dynamodb_env, header, json_of};
 use futures_util::future::join_all;
 use llm_gateway::store::dynamodb::DynamoStore;
 use llm_gateway::store::memory::MemoryStore;
-use llm_gateway::store::{Cell, Store, Take};
+use llm_gateway::store::{Cell, CostRecord, Store, Take, Written};
 use serde_json::Value;
 
 fn table() -> String {
@@ -132,6 +132,56 @@ async fn buckets_on_dynamodb() {
     let a: Arc<dyn Store> = Arc::new(dynamo_store(&t).await);
     let b: Arc<dyn Store> = Arc::new(dynamo_store(&t).await);
     bucket_suite(a, b).await;
+}
+
+/// A record added to one total already (a write that failed half way) is
+/// added only to the other on retry, and a finished one not again.
+async fn partial_write_suite(store: Arc<dyn Store>) {
+    let day = "2026-11-27".to_owned();
+    let record = |picodollars: u64, request_id: &str| CostRecord {
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        day: day.clone(),
+        picodollars,
+        request_id: request_id.into(),
+        written: Written::default(),
+    };
+    let mut first = record(5, "first");
+    let running = store.add_cost(&mut first).await.expect("added");
+    assert_eq!((running.overall, running.day), (5, 5));
+    assert_eq!(first.written.overall, Some(5));
+    assert_eq!(first.written.day, Some(5));
+
+    // The overall add landed, the day's did not: the retry adds 7 once.
+    let mut second = record(7, "second");
+    second.written.overall = Some(12);
+    let running = store.add_cost(&mut second).await.expect("added");
+    assert_eq!((running.overall, running.day), (12, 12));
+    // Retried once more after success: nothing changes.
+    store.add_cost(&mut second).await.expect("no-op");
+
+    let (overall, days) = store
+        .totals(std::slice::from_ref(&day))
+        .await
+        .expect("totals");
+    assert_eq!(
+        overall.picodollars, 5,
+        "the overall total is not added to again"
+    );
+    assert_eq!(overall.requests, 1);
+    let (_, totals) = &days[0];
+    assert_eq!(totals.picodollars, 12);
+    assert_eq!(totals.requests, 2);
+}
+
+#[tokio::test]
+async fn partial_cost_writes_in_memory() {
+    partial_write_suite(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test]
+async fn partial_cost_writes_on_dynamodb() {
+    partial_write_suite(Arc::new(dynamo_store(&table()).await)).await;
 }
 
 async fn ask(h: &Harness, model: &str, text: &str) -> reqwest::Response {

@@ -37,6 +37,10 @@ pub struct DynamoStore {
     table: String,
     aws: AwsSettings,
     timeout: Duration,
+    /// Bound on a cost write: longer than `timeout`, since cost writes run
+    /// after the response and a write abandoned while the store still
+    /// applies it would be counted again when retried.
+    write_timeout: Duration,
     client: OnceCell<Client>,
     /// Last seen bucket times per key: picks the write that will apply.
     seen: Mutex<HashMap<String, Vec<Option<u64>>>>,
@@ -78,9 +82,18 @@ impl DynamoStore {
             table,
             aws,
             timeout,
+            write_timeout: timeout,
             client: OnceCell::new(),
             seen: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Bounds cost writes by `write_timeout` instead of the request-path
+    /// timeout.
+    #[must_use]
+    pub fn with_write_timeout(mut self, write_timeout: Duration) -> Self {
+        self.write_timeout = write_timeout;
+        self
     }
 
     async fn client(&self) -> &Client {
@@ -385,18 +398,35 @@ impl Store for DynamoStore {
         self.bounded("adjust", call).await
     }
 
-    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
+    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError> {
         let ttl = unix_seconds() + DAY_RETENTION_SECONDS;
         let day_key = format!("DAY#{}", record.day);
-        let (overall, day) = self
-            .bounded("add cost", async {
-                tokio::try_join!(
-                    self.add_to("TOTAL", record, None),
-                    self.add_to(&day_key, record, Some(ttl))
-                )
-            })
-            .await?;
-        Ok(Running { overall, day })
+        let written = record.written;
+        let rec = &*record;
+        // The two totals are separate items, written side by side; each
+        // bounded on its own so one that lands is kept even if the other
+        // does not.
+        let add = async |done: Option<u64>, sk: &str, ttl: Option<u64>| match done {
+            Some(total) => Ok(total),
+            None => tokio::time::timeout(self.write_timeout, self.add_to(sk, rec, ttl))
+                .await
+                .map_err(|_| {
+                    StoreError(format!(
+                        "add cost: no answer within {:?}",
+                        self.write_timeout
+                    ))
+                })?,
+        };
+        let (overall, day) = tokio::join!(
+            add(written.overall, "TOTAL", None),
+            add(written.day, &day_key, Some(ttl))
+        );
+        record.written.overall = overall.as_ref().ok().copied();
+        record.written.day = day.as_ref().ok().copied();
+        Ok(Running {
+            overall: overall?,
+            day: day?,
+        })
     }
 
     async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {

@@ -75,15 +75,21 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
+    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError> {
         let mut overall = self.overall.lock().map_err(poisoned)?;
         let mut days = self.days.lock().map_err(poisoned)?;
-        add(&mut overall, record);
-        let day = days.entry(record.day.clone()).or_default();
-        add(day, record);
+        if record.written.overall.is_none() {
+            add(&mut overall, record);
+            record.written.overall = Some(overall.picodollars);
+        }
+        if record.written.day.is_none() {
+            let day = days.entry(record.day.clone()).or_default();
+            add(day, record);
+            record.written.day = Some(day.picodollars);
+        }
         Ok(Running {
-            overall: overall.picodollars,
-            day: day.picodollars,
+            overall: record.written.overall.unwrap_or(overall.picodollars),
+            day: record.written.day.unwrap_or_default(),
         })
     }
 

@@ -98,6 +98,19 @@ pub struct CostRecord {
     pub picodollars: u64,
     /// The request, for reconciliation when the write fails.
     pub request_id: String,
+    /// Totals this record is already in, with their values after its add:
+    /// a retry after a partial write adds only to the others.
+    #[serde(skip)]
+    pub written: Written,
+}
+
+/// The totals a [`CostRecord`] has been added to so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The overall total after the add, once it is done.
+    pub overall: Option<u64>,
+    /// The day's total after the add, once it is done.
+    pub day: Option<u64>,
 }
 
 /// Totals after an add: overall and for the record's day, in picodollars.
@@ -142,8 +155,11 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Adds a cost to the overall and the day's totals (per provider and
-    /// model too) atomically; returns both totals after the add.
-    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError>;
+    /// model too); returns both totals after the add. A total the record
+    /// is already in (`record.written`) is not added to again, and each
+    /// one written is marked there, so retrying a partly failed add never
+    /// counts a record twice.
+    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError>;
 
     /// Marks an alert tier as raised; `true` only for the first caller.
     async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError>;

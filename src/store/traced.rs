@@ -62,7 +62,7 @@ impl Store for TracedStore {
             .await
     }
 
-    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
+    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError> {
         self.traced("add_cost", self.0.add_cost(record)).await
     }
 

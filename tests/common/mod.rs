@@ -448,6 +448,25 @@ impl OwnService {
     }
 }
 
+impl OwnService {
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the service: its port still
+    /// takes connections, but nothing is answered meanwhile, and nothing
+    /// it holds is lost.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = std::fs::read_dir(&self.dir)
+            .expect("service dir")
+            .filter_map(Result::ok)
+            .find(|e| e.path().extension().is_some_and(|x| x == "pid"))
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+            .expect("pid file");
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, pid.trim()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {signal} {pid}");
+    }
+}
+
 impl Drop for OwnService {
     fn drop(&mut self) {
         self.run(&["stop", &self.dir]);
