@@ -442,12 +442,9 @@ def print_tracing(r: dict) -> None:
 def soak_section(gateway_bin: Path, mock_port: int, oha: str, rate: int, seconds: int, connections: int) -> dict:
     """Sustained non-streaming load for `seconds` with the gateway's RSS
     sampled every 5 s, then 1,000 concurrent streaming clients with RSS
-    sampled while they are held open."""
-    import resource
+    sampled while they are held open (`streams_section`)."""
     import threading
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     extra = dict(item.split("=", 1) for item in os.environ.get("SOAK_GATEWAY_ENV", "").split() if "=" in item)
     proc, port, _ = start_gateway(gateway_bin, mock_port, extra)
     out = {"rate": rate, "seconds": seconds}
@@ -458,50 +455,74 @@ def soak_section(gateway_bin: Path, mock_port: int, oha: str, rate: int, seconds
         samples = []
         stop = threading.Event()
 
-        def sample(every: float, into: list, extra=None):
-            while not stop.wait(every):
-                into.append(rss_kb(proc.pid, "VmRSS"))
-                if extra:
-                    extra()
+        def sample():
+            while not stop.wait(5.0):
+                samples.append(rss_kb(proc.pid, "VmRSS"))
 
-        sampler = threading.Thread(target=sample, args=(5.0, samples))
+        sampler = threading.Thread(target=sample)
         sampler.start()
         out["load"] = load(oha, url, rate, seconds, connections, True)
         stop.set()
         sampler.join()
         out["rss_kb"] = samples
-
-        # 1,000 concurrent streams, each ~4 s long (40 words, 100 ms apart).
-        body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [
-            {"role": "user", "content": "hold the line mock:words=40 mock:chunk_delay_ms=100"}]})
-        stream_rss = []
-        open_max = [0]
-
-        def upstream_open():
-            open_max[0] = max(open_max[0], get_json(mock_port, "/__mock/streams")["open"])
-
-        stop = threading.Event()
-        sampler = threading.Thread(target=sample, args=(0.25, stream_rss, upstream_open))
-        before = rss_kb(proc.pid, "VmRSS")
-        sampler.start()
-        cmd = [oha, "-n", "1000", "-c", "1000", "--no-tui", "--output-format", "json", "-m", "POST",
-               "-H", "content-type: application/json", "-H", f"authorization: Bearer {CLIENT_KEY}",
-               "-d", body, "-t", "60s", url]
-        data = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        stop.set()
-        sampler.join()
-        out["streams"] = {
-            "ok": data.get("statusCodeDistribution", {}).get("200", 0),
-            "errors": data.get("errorDistribution", {}),
-            "p50_s": data["latencyPercentiles"]["p50"],
-            "p99_s": data["latencyPercentiles"]["p99"],
-            "rss_before_kb": before,
-            "rss_peak_kb": max(stream_rss) if stream_rss else before,
-            "upstream_open_max": open_max[0],
-        }
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    out["streams"] = streams_section(gateway_bin, mock_port, oha)
+    return out
+
+
+def streams_section(gateway_bin: Path, mock_port: int, oha: str) -> dict:
+    """1,000 concurrent streaming clients, each ~4 s long (40 words, 100 ms
+    apart), with the gateway's RSS sampled every 0.25 s: once with the
+    upstream over HTTP/1.1 (one connection per stream) and once over h2c,
+    as providers are reached over HTTP/2 (many streams per connection)."""
+    import resource
+    import threading
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    out = {}
+    for name, extra in [("http1", {}), ("h2", {"UPSTREAM_HTTP2_PRIOR_KNOWLEDGE": "true"})]:
+        proc, port, _ = start_gateway(gateway_bin, mock_port, extra)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [
+                {"role": "user", "content": "hold the line mock:words=40 mock:chunk_delay_ms=100"}]})
+            stream_rss = []
+            open_max = [0]
+
+            def upstream_open():
+                open_max[0] = max(open_max[0], get_json(mock_port, "/__mock/streams")["open"])
+
+            stop = threading.Event()
+
+            def sample():
+                while not stop.wait(0.25):
+                    stream_rss.append(rss_kb(proc.pid, "VmRSS"))
+                    upstream_open()
+
+            sampler = threading.Thread(target=sample)
+            before = rss_kb(proc.pid, "VmRSS")
+            sampler.start()
+            cmd = [oha, "-n", "1000", "-c", "1000", "--no-tui", "--output-format", "json", "-m", "POST",
+                   "-H", "content-type: application/json", "-H", f"authorization: Bearer {CLIENT_KEY}",
+                   "-d", body, "-t", "60s", url]
+            data = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            stop.set()
+            sampler.join()
+            out[name] = {
+                "ok": data.get("statusCodeDistribution", {}).get("200", 0),
+                "errors": data.get("errorDistribution", {}),
+                "p50_s": data["latencyPercentiles"]["p50"],
+                "p99_s": data["latencyPercentiles"]["p99"],
+                "rss_before_kb": before,
+                "rss_peak_kb": max(stream_rss) if stream_rss else before,
+                "upstream_open_max": open_max[0],
+            }
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     return out
 
 
@@ -518,10 +539,15 @@ def print_soak(r: dict) -> None:
     print(f"RSS each minute (MiB): {series}")
     if os.environ.get("SOAK_ALL_SAMPLES"):
         print("RSS every 5 s (MiB): " + ", ".join(f"{kb / 1024:.1f}" for kb in rss))
-    s = r["streams"]
-    print(f"1,000 concurrent streams (~4 s each): {s['ok']} ok {s['errors'] or ''}, upstream streams open at once "
-          f"(max seen) {s['upstream_open_max']}, latency p50 / p99 {s['p50_s']:.2f} / {s['p99_s']:.2f} s, "
-          f"gateway RSS {s['rss_before_kb'] / 1024:.1f} MiB before, {s['rss_peak_kb'] / 1024:.1f} MiB peak")
+    print_streams(r["streams"])
+
+
+def print_streams(r: dict) -> None:
+    for name, s in r.items():
+        print(f"1,000 concurrent streams (~4 s each), upstream {name}: {s['ok']} ok {s['errors'] or ''}, "
+              f"upstream streams open at once (max seen) {s['upstream_open_max']}, latency p50 / p99 "
+              f"{s['p50_s']:.2f} / {s['p99_s']:.2f} s, gateway RSS {s['rss_before_kb'] / 1024:.1f} MiB before, "
+              f"{s['rss_peak_kb'] / 1024:.1f} MiB ({s['rss_peak_kb'] * 1024 / 1e6:.1f} MB) peak")
 
 
 def print_cold(r: dict) -> None:
@@ -543,7 +569,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "limits", "cold", "tracing", "soak"],
+    parser.add_argument("--only", choices=["cache", "limits", "cold", "tracing", "soak", "streams"],
                         help="run one section only")
     parser.add_argument("--soak-seconds", type=int, default=600, help="length of the soak run")
     args = parser.parse_args()
@@ -565,6 +591,8 @@ def main() -> None:
             elif args.only == "soak":
                 print_soak(soak_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0],
                                         args.soak_seconds, args.connections))
+            elif args.only == "streams":
+                print_streams(streams_section(TARGET / "release" / "llm-gateway", mock_port, oha))
             elif args.only == "tracing":
                 print_tracing(tracing_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0],
                                               args.duration, args.connections))

@@ -64,16 +64,18 @@ pub struct AppState {
 impl AppState {
     /// Builds the providers (one pooled HTTP client for all) and routes.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError {
-                var: "HTTP client".into(),
-                message: e.to_string(),
-            })?;
+            .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")));
+        if config.upstream_h2c {
+            http = http.http2_prior_knowledge();
+        }
+        let http = http.build().map_err(|e| ConfigError {
+            var: "HTTP client".into(),
+            message: e.to_string(),
+        })?;
         let mut providers: BTreeMap<ProviderId, Arc<dyn Provider>> = BTreeMap::new();
         for (&id, provider) in &config.providers {
             let upstream = Upstream {

@@ -245,6 +245,10 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// `UPSTREAM_CONNECT_TIMEOUT_SECONDS`.
     pub connect_timeout: Duration,
+    /// `UPSTREAM_HTTP2_PRIOR_KNOWLEDGE`: speak HTTP/2 to plain-HTTP base
+    /// URLs without upgrade (h2c proxies); HTTPS providers negotiate
+    /// HTTP/2 by ALPN regardless.
+    pub upstream_h2c: bool,
     /// `UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS`, `UPSTREAM_TIMEOUT_SECONDS`,
     /// `UPSTREAM_IDLE_TIMEOUT_SECONDS`: defaults for every provider.
     pub timeouts: Timeouts,
@@ -309,6 +313,7 @@ impl Config {
             ));
         }
         let connect_timeout = seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?;
+        let upstream_h2c = flag(&var, "UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", false)?;
         let timeouts = Timeouts {
             first_byte: seconds(&var, "UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", 60)?,
             total: seconds(&var, "UPSTREAM_TIMEOUT_SECONDS", 300)?,
@@ -486,6 +491,7 @@ impl Config {
             auth,
             max_request_bytes,
             connect_timeout,
+            upstream_h2c,
             timeouts,
             retry,
             strategy,

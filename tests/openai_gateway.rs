@@ -560,3 +560,40 @@ async fn overhead_excludes_time_waiting_on_the_provider() {
         "overhead {max} ms should exclude the provider's 300+ ms"
     );
 }
+
+/// Plain-HTTP upstreams speak HTTP/1.1 unless `UPSTREAM_HTTP2_PRIOR_KNOWLEDGE`
+/// is set; then many streams share HTTP/2 connections and each still
+/// arrives whole.
+#[tokio::test]
+async fn h2c_upstream_carries_concurrent_streams() {
+    let h1 = Harness::start().await;
+    let response = h1.chat(&chat_body("gpt-4o-mini", "over one")).await;
+    assert_eq!(response.status(), 200);
+    let _ = response.bytes().await;
+    assert_eq!(h1.mock.requests()[0].version, http::Version::HTTP_11);
+
+    let h = Harness::with_env(&[("UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", "true")]).await;
+    let ask = async |i: usize| {
+        let mut body = chat_body("gpt-4o-mini", &format!("stream number {i}"));
+        body["stream"] = json!(true);
+        let response = h.chat(&body).await;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.expect("body");
+        let events = sse_data(&text);
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{text}");
+        let content: String = events[..events.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e).expect("chunk JSON"))
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(content, format!("Echo: stream number {i}"));
+    };
+    futures_util::future::join_all((0..50).map(ask)).await;
+    let requests = h.mock.requests();
+    assert_eq!(requests.len(), 50);
+    assert!(requests.iter().all(|r| r.version == http::Version::HTTP_2));
+}

@@ -77,6 +77,8 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// Parsed JSON body (`Null` when not JSON).
     pub body: Value,
+    /// HTTP version the request came in on.
+    pub version: hyper::Version,
 }
 
 impl RecordedRequest {
@@ -203,6 +205,9 @@ impl MockUpstream {
     }
 }
 
+/// Concurrent HTTP/2 streams allowed on one connection.
+const MAX_H2_STREAMS: u32 = 10_000;
+
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<MockState>,
@@ -218,9 +223,11 @@ async fn accept_loop(
         let state = state.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(state.clone(), req));
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // h2c clients may hold thousands of streams on one connection
+            // (hyper's default cap is 200).
+            builder.http2().max_concurrent_streams(MAX_H2_STREAMS);
+            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
         });
     }
 }
@@ -233,6 +240,7 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let headers = req.headers().clone();
+    let version = req.version();
     let bytes = req
         .into_body()
         .collect()
@@ -249,6 +257,7 @@ async fn handle(
             },
             headers: headers.clone(),
             body: body.clone(),
+            version,
         })
     };
 
