@@ -9,6 +9,11 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// One fault test at a time: each stops services and times its lookups,
+/// and the load test's embeddings would starve the others' (the Redis
+/// test then timed out waiting for a hit on a 2-core CI machine).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 use common::{Harness, OwnService, chat_body, header, json_of, picodollars};
 use serde_json::{Value, json};
 
@@ -53,6 +58,7 @@ async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_down_and_back_loses_no_cost_record() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dynamo = OwnService::start("dynamodb-emulator.sh");
     let url = format!("http://127.0.0.1:{}", dynamo.port);
     let config = common::config_file(
@@ -115,6 +121,7 @@ async fn dynamodb_down_and_back_loses_no_cost_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_and_back_fails_open_then_caches_again() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let redis = OwnService::start("redis-stack.sh");
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let h = Harness::with_cache(Some(&url), &[("CACHE_LOOKUP_TIMEOUT_MS", "300")]).await;
@@ -191,6 +198,7 @@ async fn keep_asking(h: &Harness, client: usize, stop: &AtomicBool) -> (u64, u64
 /// queue for seconds after it wakes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_failing_under_load_answer_everything_and_count_each_cost_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dynamo = OwnService::start("dynamodb-emulator.sh");
     let redis = OwnService::start("redis-stack.sh");
     let dynamo_url = format!("http://127.0.0.1:{}", dynamo.port);
@@ -270,6 +278,7 @@ async fn stores_failing_under_load_answer_everything_and_count_each_cost_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_upstreams_are_answered_as_documented_and_every_answer_is_priced() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let h = Harness::with_env(&[
         ("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", "1"),
         ("UPSTREAM_TIMEOUT_SECONDS", "1"),
@@ -347,6 +356,7 @@ async fn misbehaving_upstreams_are_answered_as_documented_and_every_answer_is_pr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_leaving_mid_stream_cancels_the_upstream_call() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     use futures_util::StreamExt;
     let h = Harness::start().await;
     for (n, (_, model)) in common::MODELS.iter().enumerate() {
