@@ -133,9 +133,7 @@ impl DynamoStore {
         what: &str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| StoreError(format!("{what}: no answer within {:?}", self.timeout)))?
+        bounded_by(self.timeout, what, call).await
     }
 
     /// Creates the table (on-demand, TTL on `expires_at`) unless it exists:
@@ -295,6 +293,17 @@ impl DynamoStore {
     }
 }
 
+/// `call`, failed as "`what`: no answer" unless it ends within `limit`.
+async fn bounded_by<T>(
+    limit: Duration,
+    what: &str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, call)
+        .await
+        .map_err(|_| StoreError(format!("{what}: no answer within {limit:?}")))?
+}
+
 fn totals_of(item: &HashMap<String, AttributeValue>) -> Totals {
     let mut totals = Totals {
         picodollars: number(item, "usd").unwrap_or(0),
@@ -408,14 +417,7 @@ impl Store for DynamoStore {
         // does not.
         let add = async |done: Option<u64>, sk: &str, ttl: Option<u64>| match done {
             Some(total) => Ok(total),
-            None => tokio::time::timeout(self.write_timeout, self.add_to(sk, rec, ttl))
-                .await
-                .map_err(|_| {
-                    StoreError(format!(
-                        "add cost: no answer within {:?}",
-                        self.write_timeout
-                    ))
-                })?,
+            None => bounded_by(self.write_timeout, "add cost", self.add_to(sk, rec, ttl)).await,
         };
         let (overall, day) = tokio::join!(
             add(written.overall, "TOTAL", None),
