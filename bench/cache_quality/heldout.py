@@ -211,6 +211,105 @@ DIFFERENT_2 = [
     ("Why is my phone battery draining fast?", "Why is my phone battery charging slowly?", "qualifier"),
 ]
 
+# Held-out 3: written in session 5 before the synonym step was built, and
+# scored once after it. Paraphrases as users type them; hard negatives
+# include swaps that dictionaries blur (learn / teach, borrow / lend).
+SAME_3 = [
+    ("How do I remove a file in Linux?", "How can I delete a file on Linux?"),
+    ("What is the fastest way to learn to type?", "What's the quickest way to learn typing?"),
+    ("How do I rename a branch in git?", "How can I change the name of a git branch?"),
+    ("Why does my laptop get so hot?", "Why is my laptop overheating?"),
+    ("What are some cheap hobbies?", "What are some inexpensive hobbies?"),
+    ("How do I fix a leaking faucet?", "How can I repair a leaky faucet?"),
+    ("How do I start a vegetable garden?", "How do I begin a vegetable garden?"),
+    ("What's a healthy breakfast?", "What is a healthy thing to eat for breakfast?"),
+    ("How do I get rid of fruit flies?", "How can I get rid of fruit flies in my kitchen?"),
+    ("How big is the Pacific Ocean?", "What is the size of the Pacific Ocean?"),
+    ("When did the Berlin Wall fall?", "In what year did the Berlin Wall come down?"),
+    ("How do I install Node.js on Ubuntu?", "How can I install Node.js on Ubuntu?"),
+    ("What causes migraines?", "What triggers migraines?"),
+    ("Tips for a job interview", "Give me some tips for a job interview"),
+    ("How do I make cold brew coffee?", "How is cold brew coffee made?"),
+    ("How do I sort a list in Python?", "How can I sort a Python list?"),
+    ("What is the meaning of life?", "What's the meaning of life?"),
+    ("How much sleep does a teenager need?", "How many hours of sleep do teenagers need?"),
+    ("How do I calm down before an exam?", "How can I relax before an exam?"),
+    ("What is machine learning?", "Can you explain what machine learning is?"),
+    ("Suggest a name for my bakery.", "Can you suggest a name for my bakery?"),
+    ("How do I boost my immune system?", "How can I strengthen my immune system?"),
+    ("What is the largest desert in the world?", "What is the biggest desert on Earth?"),
+    ("How do I stop procrastinating?", "How can I quit procrastinating?"),
+    ("How do I choose a good watermelon?", "How do I pick a good watermelon?"),
+    ("Why do cats purr?", "What makes cats purr?"),
+    ("How do I update my billing address?", "How can I change my billing address?"),
+    ("What's the best way to store fresh basil?", "How should I store fresh basil?"),
+    ("How do I write a cover letter?", "How do you write a cover letter?"),
+    ("Is it safe to eat raw cookie dough?", "Is raw cookie dough safe to eat?"),
+    ("How do I find my IP address?", "How can I see what my IP address is?"),
+    ("What does a product manager do?", "What is the job of a product manager?"),
+    ("How do I clean a cast iron pan?", "What's the right way to clean a cast iron skillet?"),
+    ("How do I download my invoices?", "Where can I download my invoices?"),
+    ("What is the difference between weather and climate?", "How is weather different from climate?"),
+    ("How do I keep my houseplants alive?", "How can I keep my house plants from dying?"),
+    ("How do I close my account?", "How can I close my account?"),
+    ("Explain recursion simply.", "Explain recursion in simple terms."),
+    ("How do I say thank you in Japanese?", "What is thank you in Japanese?"),
+    ("How do I lower my blood pressure naturally?", "How can I reduce my blood pressure naturally?"),
+]
+
+DIFFERENT_3 = [
+    ("How do I learn Spanish quickly?", "How do I teach Spanish quickly?", "role"),
+    ("Can I borrow money from my 401k?", "Can I lend money from my 401k?", "role"),
+    ("How do I buy a used car?", "How do I sell a used car?", "role"),
+    ("How do I upload photos to Google Drive?", "How do I download photos from Google Drive?", "direction"),
+    ("How do I increase my credit score?", "How do I decrease my credit score?", "polarity"),
+    ("How do I send a fax?", "How do I receive a fax?", "role"),
+    ("What is the cheapest way to travel in Europe?", "What is the most expensive way to travel in Europe?", "polarity"),
+    ("What should I do before a job interview?", "What should I do after a job interview?", "direction"),
+    ("What is the first step to start a business?", "What is the last step to start a business?", "qualifier"),
+    ("Books for beginner programmers", "Books for advanced programmers", "qualifier"),
+    ("How do I connect my AirPods to a laptop?", "How do I disconnect my AirPods from a laptop?", "polarity"),
+    ("How do I encrypt a file?", "How do I decrypt a file?", "polarity"),
+    ("How do I hire a lawyer?", "How do I fire a lawyer?", "polarity"),
+    ("How do I install Docker?", "How do I uninstall Docker?", "polarity"),
+    ("How do I gain weight healthily?", "How do I lose weight healthily?", "polarity"),
+    ("Why is my car engine overheating?", "Why is my car engine not starting?", "qualifier"),
+    ("What is the speed of sound?", "What is the speed of light?", "entity"),
+    ("How do I make my coffee stronger?", "How do I make my coffee weaker?", "polarity"),
+    ("How do I raise the volume on my TV?", "How do I mute my TV?", "qualifier"),
+    ("What are good gifts for a grandmother?", "What are good gifts for a grandson?", "entity"),
+    ("What's the best time of day to run?", "What's the best time of day to swim?", "qualifier"),
+    ("How do I open a bank account?", "How do I close a bank account?", "polarity"),
+    ("How do I freeze bread?", "How do I thaw bread?", "polarity"),
+    ("How do I subscribe to the newsletter?", "How do I unsubscribe from the newsletter?", "polarity"),
+    ("Who was the first president of the United States?", "Who was the second president of the United States?", "number"),
+    ("How do I convert a PDF to Word?", "How do I convert Word to a PDF?", "direction"),
+    ("What is the boiling point of water?", "What is the freezing point of water?", "qualifier"),
+    ("How long do I bake chicken breasts?", "How long do I grill chicken breasts?", "qualifier"),
+    ("How long do I bake chicken breasts?", "How long do I bake chicken thighs?", "qualifier"),
+    ("What is the minimum wage in California?", "What is the minimum wage in Texas?", "entity"),
+    ("How do I accept a meeting invite in Outlook?", "How do I decline a meeting invite in Outlook?", "polarity"),
+    ("How do I push to a remote branch?", "How do I pull from a remote branch?", "direction"),
+    ("How do I enlarge an image?", "How do I shrink an image?", "polarity"),
+    ("Is it better to rent or buy a house?", "Is it better to buy or build a house?", "qualifier"),
+    ("How do I tighten a loose screw?", "How do I loosen a tight screw?", "polarity"),
+    ("What is the warmest month in Paris?", "What is the coldest month in Paris?", "polarity"),
+    ("How do I grant admin rights to a user?", "How do I revoke admin rights from a user?", "polarity"),
+    ("How many calories are in an apple?", "How much sugar is in an apple?", "qualifier"),
+    ("What time does the sun rise today?", "What time does the sun set today?", "polarity"),
+    ("How do I compress a video?", "How do I trim a video?", "qualifier"),
+    ("How do I merge two PDFs?", "How do I split a PDF?", "polarity"),
+    ("How do I ask for a raise?", "How do I ask for a promotion?", "qualifier"),
+    ("What are the side effects of ibuprofen?", "What are the side effects of aspirin?", "entity"),
+    ("How do I train my puppy to sit?", "How do I train my puppy to stay?", "qualifier"),
+    ("How do I add a user to a group in Linux?", "How do I remove a user from a group in Linux?", "polarity"),
+    ("What is the longest river in Africa?", "What is the shortest river in Africa?", "polarity"),
+    ("How do I charge my electric car at home?", "How do I charge my electric bike at home?", "qualifier"),
+    ("Write a short story about a dragon.", "Write a long story about a dragon.", "qualifier"),
+    ("Translate this sentence into formal English.", "Translate this sentence into casual English.", "qualifier"),
+    ("How do I block someone on WhatsApp?", "How do I unblock someone on WhatsApp?", "polarity"),
+]
+
 
 def main():
     for a, b in SAME:
@@ -221,6 +320,10 @@ def main():
         print(json.dumps({"a": a, "b": b, "same": True, "source": "heldout-2", "kind": "paraphrase"}))
     for a, b, kind in DIFFERENT_2:
         print(json.dumps({"a": a, "b": b, "same": False, "source": "heldout-2", "kind": kind}))
+    for a, b in SAME_3:
+        print(json.dumps({"a": a, "b": b, "same": True, "source": "heldout-3", "kind": "paraphrase"}))
+    for a, b, kind in DIFFERENT_3:
+        print(json.dumps({"a": a, "b": b, "same": False, "source": "heldout-3", "kind": kind}))
 
 
 if __name__ == "__main__":
