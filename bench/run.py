@@ -451,13 +451,23 @@ def soak_section(gateway_bin: Path, mock_port: int, oha: str, rate: int, seconds
     try:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         load(oha, url, 500, 3, connections, True)
+        out["rss_warm_kb"] = rss_kb(proc.pid, "VmRSS")
+        # RSS follows the highest concurrency seen, not the request count:
+        # each request in flight at once needs its own upstream connection
+        # (and buffers), and glibc keeps the freed pages for reuse. Warm the
+        # pools at the run's full concurrency (every connection busy) so a
+        # client hiccup mid-run cannot raise it, then hold the rate.
+        out["burst"] = load(oha, url, 100_000, 5, connections, True)
+        out["rss_burst_kb"] = rss_kb(proc.pid, "VmRSS")
         out["direct"] = load(oha, f"http://127.0.0.1:{mock_port}/v1/chat/completions", rate, 30, connections, False)
         samples = []
+        upstream = []
         stop = threading.Event()
 
         def sample():
             while not stop.wait(5.0):
                 samples.append(rss_kb(proc.pid, "VmRSS"))
+                upstream.append(upstream_connections(mock_port))
 
         sampler = threading.Thread(target=sample)
         sampler.start()
@@ -465,11 +475,19 @@ def soak_section(gateway_bin: Path, mock_port: int, oha: str, rate: int, seconds
         stop.set()
         sampler.join()
         out["rss_kb"] = samples
+        out["upstream_connections"] = upstream
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     out["streams"] = streams_section(gateway_bin, mock_port, oha)
     return out
+
+
+def upstream_connections(mock_port: int) -> int:
+    """Established TCP connections to the mock upstream."""
+    out = subprocess.run(["ss", "-tnH", "state", "established", f"dport = :{mock_port}"],
+                         capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
 
 
 def streams_section(gateway_bin: Path, mock_port: int, oha: str) -> dict:
@@ -533,12 +551,21 @@ def print_soak(r: dict) -> None:
     print(f"\nsoak: {r['rate']} req/s for {r['seconds']} s: gateway p50 / p99 {g['p50_ms']:.3f} / {g['p99_ms']:.3f} ms "
           f"(direct {d['p50_ms']:.3f} / {d['p99_ms']:.3f}; p99 overhead {g['p99_ms'] - d['p99_ms']:+.3f} ms), "
           f"{g['rps']:.0f} req/s, success {success:.3f}% {g['errors'] or ''}")
-    print(f"RSS every 5 s (MiB): first {first / 1024:.1f} (after 10 s), min {min(rss[1:] or rss) / 1024:.1f}, "
-          f"max {max(rss) / 1024:.1f}, last {last / 1024:.1f}: {(last - first) / first * 100:+.1f}% over the run")
+    if "rss_burst_kb" in r:
+        print(f"RSS after warm-up {r['rss_warm_kb'] / 1024:.1f} MiB, after 5 s at full concurrency "
+              f"({r['burst']['rps']:.0f} req/s) {r['rss_burst_kb'] / 1024:.1f} MiB")
+    lo, hi = min(rss[1:] or rss), max(rss[1:] or rss)
+    print(f"RSS every 5 s (MiB): first {first / 1024:.1f} (after 10 s), min {lo / 1024:.1f}, "
+          f"max {hi / 1024:.1f}, last {last / 1024:.1f}: {(last - first) / first * 100:+.1f}% over the run, "
+          f"band {(lo - first) / first * 100:+.1f}% / {(hi - first) / first * 100:+.1f}%")
     series = ", ".join(f"{kb / 1024:.1f}" for kb in rss[::12])
     print(f"RSS each minute (MiB): {series}")
+    if r.get("upstream_connections"):
+        conns = r["upstream_connections"]
+        print(f"upstream connections each minute: {', '.join(str(c) for c in conns[::12])} (max {max(conns)})")
     if os.environ.get("SOAK_ALL_SAMPLES"):
         print("RSS every 5 s (MiB): " + ", ".join(f"{kb / 1024:.1f}" for kb in rss))
+        print("upstream connections every 5 s: " + ", ".join(str(c) for c in r.get("upstream_connections", [])))
     print_streams(r["streams"])
 
 
