@@ -1,5 +1,6 @@
 //! Semantic cache costs: local embedding of a ~30-token prompt, search of
-//! the in-memory index holding 10,000 entries, and the second check. Needs
+//! the in-memory index holding 10,000 entries, the second check (with a
+//! synonym swap) and loading the synonym table once. Needs
 //! the model (`infra/local/install-model.sh`). Run: `cargo bench --bench cache`.
 
 use std::hint::black_box;
@@ -10,6 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use llm_gateway::cache::embed::{LocalEmbedder, normalize};
 use llm_gateway::cache::index::{Entry, VectorIndex};
 use llm_gateway::cache::memory::MemoryIndex;
+use llm_gateway::cache::synonyms::Synonyms;
 use llm_gateway::cache::verify::same_question;
 
 const PROMPT: &str = "How do I configure the retry policy of my HTTP client so that it backs off exponentially after a rate limit error?";
@@ -63,6 +65,21 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    c.bench_function("second check of a synonym swap", |b| {
+        b.iter(|| {
+            same_question(
+                black_box("How do I fix my bike's brakes?"),
+                black_box("How can I repair the brakes on my bike?"),
+            )
+        })
+    });
+    let table = include_str!("../src/cache/synonyms.txt");
+    let mut group = c.benchmark_group("synonyms");
+    group.sample_size(10);
+    group.bench_function("parse the synonym table (once per process)", |b| {
+        b.iter(|| Synonyms::parse(black_box(table)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

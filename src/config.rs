@@ -575,7 +575,7 @@ fn cache_config(var: &impl Fn(&str) -> Option<String>) -> Result<Option<CacheCon
     let threshold: f32 = parse_var(
         var,
         "CACHE_SIMILARITY_THRESHOLD",
-        "0.15",
+        &crate::cache::DEFAULT_THRESHOLD.to_string(),
         "a cosine distance",
     )?;
     if !(0.0..=1.0).contains(&threshold) {

@@ -4,6 +4,8 @@
 //! HTTP server ([`server`]) and the Lambda runtime with response streaming
 //! ([`lambda`]).
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod app;
 pub mod auth;

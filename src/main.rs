@@ -1,6 +1,8 @@
 //! Starts the gateway: the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is
 //! set, else the local HTTP server.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use llm_gateway::app::AppState;

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::CacheError;
-use super::minilm::{BertConfig, MiniLm};
 use crate::config::Secret;
+use minilm::{BertConfig, MiniLm};
 
 /// Turns a prompt into a unit-length vector.
 #[async_trait]

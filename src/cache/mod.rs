@@ -8,9 +8,9 @@
 pub mod embed;
 pub mod index;
 pub mod memory;
-pub mod minilm;
 pub mod redis;
 pub mod replay;
+pub mod synonyms;
 pub mod verify;
 
 use std::sync::Arc;
@@ -185,6 +185,10 @@ pub struct SemanticCache {
 /// Neighbours checked per lookup.
 const NEIGHBOURS: usize = 5;
 
+/// Default `CACHE_SIMILARITY_THRESHOLD` (cosine distance), chosen on the
+/// quality sets (`tests/cache_quality.rs`, README "Semantic cache").
+pub const DEFAULT_THRESHOLD: f32 = 0.15;
+
 impl SemanticCache {
     /// A cache over `index` with vectors from `embedder`.
     pub fn new(
@@ -194,6 +198,10 @@ impl SemanticCache {
         ttl: Duration,
         timeout: Duration,
     ) -> Self {
+        // The second check's synonym table is parsed off the request path.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(synonyms::table);
+        }
         Self {
             embedder,
             index,

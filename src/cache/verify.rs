@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 
 use rust_stemmers::{Algorithm, Stemmer};
 
+use super::synonyms;
+
 /// Words that start questions or are capitalised for grammar, not meaning.
 const NOT_ENTITIES: &[&str] = &[
     "i", "what", "how", "why", "when", "where", "who", "which", "whose", "can", "could", "would",
@@ -302,13 +304,27 @@ fn content_stems(text: &str) -> BTreeSet<String> {
 /// others ("high in iron" / "low in iron", "enable" / "disable", "adults" /
 /// "babies", "bought online" / "bought in store"). Embeddings place such
 /// pairs closest of all, yet they need another answer; paraphrases reword
-/// more widely, reorder, or only add or drop words, so they pass.
+/// more widely, reorder, only add or drop words, or swap a word for a
+/// synonym in its common sense ("fix" / "repair"), so they pass.
 fn substitution(a: &str, b: &str) -> bool {
     let (wa, wb) = (content_stems(a), content_stems(b));
     let shared = wa.intersection(&wb).count();
-    let only_a = wa.difference(&wb).count();
-    let only_b = wb.difference(&wa).count();
-    shared >= 1 && only_a >= 1 && only_b >= 1 && only_a + only_b <= MAX_SUBSTITUTED
+    let only_a: Vec<&String> = wa.difference(&wb).collect();
+    let only_b: Vec<&String> = wb.difference(&wa).collect();
+    if shared == 0 || only_a.is_empty() || only_b.is_empty() {
+        return false;
+    }
+    if only_a.len() + only_b.len() > MAX_SUBSTITUTED {
+        return false;
+    }
+    let synonyms = synonyms::table();
+    let unmatched = |these: &[&String], those: &[&String]| {
+        these
+            .iter()
+            .filter(|x| !those.iter().any(|y| synonyms.related(x, y)))
+            .count()
+    };
+    unmatched(&only_a, &only_b) >= 1 && unmatched(&only_b, &only_a) >= 1
 }
 
 /// Largest number of differing content words still read as a swap.
@@ -458,6 +474,21 @@ mod tests {
                 "What's a good name for a pet turtle?",
                 "Suggest a good name for my pet turtle.",
             ),
+            // A word swapped for a synonym in its common sense.
+            (
+                "How do I fix my bike's brakes?",
+                "How can I repair my bike's brakes?",
+            ),
+            (
+                "When does the concert begin?",
+                "When does the concert start?",
+            ),
+            (
+                "What are some cheap hobbies?",
+                "What are some inexpensive hobbies?",
+            ),
+            // An irregular form of the same verb.
+            ("Who wrote this poem?", "By whom was this poem written?"),
         ] {
             assert!(same_question(a, b), "{a} ~ {b}");
         }
@@ -515,6 +546,21 @@ mod tests {
             (
                 "What is 2 to the power of 10?",
                 "What is 10 to the power of 2?",
+            ),
+            // Swaps a dictionary blurs: a rare sense ("learn" as "teach"),
+            // antonyms, converse roles.
+            (
+                "How do I learn Spanish quickly?",
+                "How do I teach Spanish quickly?",
+            ),
+            ("How do I buy a used car?", "How do I sell a used car?"),
+            (
+                "Can I borrow money from my 401k?",
+                "Can I lend money from my 401k?",
+            ),
+            (
+                "What is the cheapest way to travel in Europe?",
+                "What is the most expensive way to travel in Europe?",
             ),
         ] {
             assert!(!same_question(a, b), "{a} !~ {b}");

@@ -28,6 +28,8 @@
 //! `:streamGenerateContent?alt=sse`. Each checks its provider's key header
 //! and rejects request shapes the real API rejects.
 
+#![forbid(unsafe_code)]
+
 mod anthropic;
 mod directives;
 mod gemini;

@@ -1,6 +1,8 @@
 //! `mock-upstream [--port N] [--key KEY] [--record]`: serves the mock
 //! provider APIs on 127.0.0.1 until SIGINT/SIGTERM. Prints `listening on URL`.
 
+#![forbid(unsafe_code)]
+
 use mock_upstream::{MockOptions, MockUpstream};
 
 #[tokio::main]

@@ -5,6 +5,8 @@
 //! pooling) runs in plain loops. For one short prompt this is about twice as
 //! fast as a generic BERT graph, which pays a dispatch per head and per op.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
