@@ -49,16 +49,12 @@ fn conversation() -> Vec<u8> {
 }
 
 fn upstream(id: ProviderId) -> Upstream {
-    Upstream {
-        id,
-        http: reqwest::Client::new(),
-        timeouts: llm_gateway::config::Timeouts {
-            first_byte: Duration::from_secs(30),
-            total: Duration::from_secs(30),
-            idle: Duration::from_secs(30),
-        },
-        api_key: Secret::new("bench-key-0123456789"),
-    }
+    let timeouts = llm_gateway::config::Timeouts {
+        first_byte: Duration::from_secs(30),
+        total: Duration::from_secs(30),
+        idle: Duration::from_secs(30),
+    };
+    Upstream::standalone(id, timeouts, Secret::new("bench-key-0123456789")).expect("client builds")
 }
 
 fn bench(c: &mut Criterion) {

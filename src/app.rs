@@ -23,6 +23,7 @@ use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::pricing::Pricing;
 use crate::providers::anthropic::Anthropic;
+use crate::providers::clients::{ClientSettings, HttpClients};
 use crate::providers::gemini::Gemini;
 use crate::providers::http::Upstream;
 use crate::providers::openai::OpenAi;
@@ -62,25 +63,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the providers (one pooled HTTP client for all) and routes.
+    /// Builds the providers (pooled HTTP clients shared by all) and routes.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")));
-        if config.upstream_h2c {
-            http = http.http2_prior_knowledge();
-        }
-        let http = http.build().map_err(|e| ConfigError {
+        let clients = HttpClients::new(ClientSettings {
+            connect_timeout: config.connect_timeout,
+            h2c: config.upstream_h2c,
+            lanes: config.upstream_lanes.0,
+            streams_per_connection: config.upstream_lanes.1,
+        })
+        .map_err(|e| ConfigError {
             var: "HTTP client".into(),
             message: e.to_string(),
         })?;
+        let clients = Arc::new(clients);
+        let http = clients.first().clone();
         let mut providers: BTreeMap<ProviderId, Arc<dyn Provider>> = BTreeMap::new();
         for (&id, provider) in &config.providers {
             let upstream = Upstream {
                 id,
-                http: http.clone(),
+                http: clients.counters(),
                 timeouts: provider.timeouts,
                 api_key: provider.api_key.clone(),
             };

@@ -249,6 +249,9 @@ pub struct Config {
     /// URLs without upgrade (h2c proxies); HTTPS providers negotiate
     /// HTTP/2 by ALPN regardless.
     pub upstream_h2c: bool,
+    /// `UPSTREAM_CONNECTIONS`, `UPSTREAM_STREAMS_PER_CONNECTION`: HTTP/2
+    /// connections per provider, and requests on one before the next.
+    pub upstream_lanes: (usize, usize),
     /// `UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS`, `UPSTREAM_TIMEOUT_SECONDS`,
     /// `UPSTREAM_IDLE_TIMEOUT_SECONDS`: defaults for every provider.
     pub timeouts: Timeouts,
@@ -314,6 +317,24 @@ impl Config {
         }
         let connect_timeout = seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?;
         let upstream_h2c = flag(&var, "UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", false)?;
+        let upstream_lanes = (
+            parse_var(&var, "UPSTREAM_CONNECTIONS", "8", "a whole number")?,
+            parse_var(
+                &var,
+                "UPSTREAM_STREAMS_PER_CONNECTION",
+                "100",
+                "a whole number",
+            )?,
+        );
+        if !(1..=64).contains(&upstream_lanes.0) {
+            return Err(ConfigError::new("UPSTREAM_CONNECTIONS", "must be 1 to 64"));
+        }
+        if upstream_lanes.1 == 0 {
+            return Err(ConfigError::new(
+                "UPSTREAM_STREAMS_PER_CONNECTION",
+                "must be at least 1",
+            ));
+        }
         let timeouts = Timeouts {
             first_byte: seconds(&var, "UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", 60)?,
             total: seconds(&var, "UPSTREAM_TIMEOUT_SECONDS", 300)?,
@@ -492,6 +513,7 @@ impl Config {
             max_request_bytes,
             connect_timeout,
             upstream_h2c,
+            upstream_lanes,
             timeouts,
             retry,
             strategy,

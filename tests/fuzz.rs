@@ -114,18 +114,22 @@ fn mutated(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn upstream(id: ProviderId) -> Upstream {
-    // Building an HTTP client is slow; the translators never use it.
-    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    Upstream {
-        id,
-        http: HTTP.get_or_init(reqwest::Client::new).clone(),
-        timeouts: Timeouts {
-            first_byte: Duration::from_secs(1),
-            total: Duration::from_secs(1),
-            idle: Duration::from_secs(1),
-        },
-        api_key: Secret::new("sk-fuzz-key-0123456789"),
-    }
+    // Building HTTP clients is slow; the translators never use them.
+    static UPSTREAM: std::sync::OnceLock<Upstream> = std::sync::OnceLock::new();
+    let mut upstream = UPSTREAM
+        .get_or_init(|| {
+            let second = Duration::from_secs(1);
+            let timeouts = Timeouts {
+                first_byte: second,
+                total: second,
+                idle: second,
+            };
+            Upstream::standalone(id, timeouts, Secret::new("sk-fuzz-key-0123456789"))
+                .expect("client builds")
+        })
+        .clone();
+    upstream.id = id;
+    upstream
 }
 
 /// Splits `bytes` at the given points and reads them as SSE events.

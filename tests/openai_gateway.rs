@@ -597,3 +597,82 @@ async fn h2c_upstream_carries_concurrent_streams() {
     assert_eq!(requests.len(), 50);
     assert!(requests.iter().all(|r| r.version == http::Version::HTTP_2));
 }
+
+/// hyper's client keeps every stream to one host on one HTTP/2 connection
+/// and queues those past the server's `SETTINGS_MAX_CONCURRENT_STREAMS`.
+/// The gateway sends requests past `UPSTREAM_STREAMS_PER_CONNECTION` over
+/// further connections, so none waits for another to finish.
+#[tokio::test]
+async fn h2_streams_past_the_server_limit_use_more_connections() {
+    const SERVER_LIMIT: u32 = 10;
+    let held = async |lanes: &str, streams: usize| {
+        let mock = mock_upstream::MockUpstream::start(mock_upstream::MockOptions {
+            api_key: Some(PROVIDER_KEY.into()),
+            record: true,
+            h2_max_streams: Some(SERVER_LIMIT),
+            ..Default::default()
+        })
+        .await
+        .expect("mock starts");
+        let h = Harness::with_mock(
+            mock,
+            &[
+                ("UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", "true"),
+                ("UPSTREAM_CONNECTIONS", lanes),
+                ("UPSTREAM_STREAMS_PER_CONNECTION", "10"),
+                ("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", "20"),
+            ],
+        )
+        .await;
+        let ask = async |i: usize| {
+            let mut body = chat_body("gpt-4o-mini", &format!("held stream {i} mock:hold"));
+            body["stream"] = json!(true);
+            let response = h.chat(&body).await;
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.expect("body");
+            assert_eq!(sse_data(&text).last().map(String::as_str), Some("[DONE]"));
+        };
+        // Every stream is held after its first chunk until released: count
+        // how many reach the upstream while all are open.
+        let measured = std::sync::atomic::AtomicBool::new(false);
+        let watch = async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            let mut reached = 0;
+            while tokio::time::Instant::now() < deadline {
+                reached = h.mock.requests().len();
+                if reached == streams {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let connections = h.mock.connections();
+            measured.store(true, std::sync::atomic::Ordering::Relaxed);
+            (reached, connections)
+        };
+        // Then release them, and again for streams that were queued.
+        let asks = futures_util::future::join_all((0..streams).map(ask));
+        let finish = async {
+            tokio::pin!(asks);
+            loop {
+                tokio::select! {
+                    _ = &mut asks => break,
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {
+                        if measured.load(std::sync::atomic::Ordering::Relaxed) {
+                            h.mock.release();
+                        }
+                    }
+                }
+            }
+        };
+        let (_, seen) = tokio::join!(finish, watch);
+        seen
+    };
+
+    // One connection: the server's limit holds the rest back.
+    let (reached, connections) = held("1", 30).await;
+    assert_eq!((reached, connections), (SERVER_LIMIT as usize, 1));
+    // Lanes: all 30 open at once, over three connections or more.
+    let (reached, connections) = held("8", 30).await;
+    assert_eq!(reached, 30);
+    assert!(connections >= 3, "{connections} connections");
+}

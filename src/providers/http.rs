@@ -1,9 +1,10 @@
-//! The HTTP side every adapter shares: one pooled client, timeouts, and the
+//! The HTTP side every adapter shares: the pooled clients, timeouts, and the
 //! mapping of transport failures and error bodies to `GatewayError`.
 
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 
+use super::clients::{InFlight, Lanes};
 use super::{ProviderId, redact};
 use crate::config::{Secret, Timeouts};
 use crate::error::GatewayError;
@@ -13,22 +14,62 @@ use crate::error::GatewayError;
 pub struct Upstream {
     /// Which provider this is.
     pub id: ProviderId,
-    /// The process-wide pooled client.
-    pub http: reqwest::Client,
+    /// The process's pooled clients, with this provider's requests in
+    /// flight on each.
+    pub http: Lanes,
     /// Time limits of calls.
     pub timeouts: Timeouts,
     /// The provider key (redacted from every message that leaves).
     pub api_key: Secret,
 }
 
+/// A 2xx response, counted in flight on its lane until dropped: keep it
+/// while the body is read.
+#[derive(Debug)]
+pub struct Answer {
+    /// The response, its body not yet read.
+    pub response: reqwest::Response,
+    /// The lane's count of this request.
+    pub in_flight: InFlight,
+}
+
 impl Upstream {
+    /// An upstream with clients of its own and default client settings
+    /// (tests and benchmarks; the gateway shares one set of clients).
+    pub fn standalone(
+        id: ProviderId,
+        timeouts: Timeouts,
+        api_key: Secret,
+    ) -> Result<Self, reqwest::Error> {
+        use super::clients::{ClientSettings, HttpClients};
+        let clients = std::sync::Arc::new(HttpClients::new(ClientSettings::default())?);
+        Ok(Self {
+            id,
+            http: clients.counters(),
+            timeouts,
+            api_key,
+        })
+    }
+
+    /// One-second timeouts (unit tests).
+    #[cfg(test)]
+    pub fn for_tests(id: ProviderId, key: &str) -> Self {
+        let second = std::time::Duration::from_secs(1);
+        let timeouts = Timeouts {
+            first_byte: second,
+            total: second,
+            idle: second,
+        };
+        Self::standalone(id, timeouts, Secret::new(key)).expect("client builds")
+    }
+
     /// Sends a prepared request. Resolves with a 2xx response (the body not
     /// yet read) or the provider's error mapped to a `GatewayError`.
     pub async fn send(
         &self,
         request: reqwest::RequestBuilder,
         stream: bool,
-    ) -> Result<reqwest::Response, GatewayError> {
+    ) -> Result<Answer, GatewayError> {
         // The attempt's span continues in the provider (W3C traceparent).
         let request = if crate::traces::enabled() {
             let mut trace = HeaderMap::new();
@@ -44,12 +85,17 @@ impl Upstream {
         } else {
             (request.timeout(self.timeouts.total), self.timeouts.total)
         };
-        let response = tokio::time::timeout(headers_within, request.send())
+        let request = request.build().map_err(|e| self.transport_error(e))?;
+        let (client, in_flight) = self.http.pick();
+        let response = tokio::time::timeout(headers_within, client.execute(request))
             .await
             .map_err(|_| GatewayError::UpstreamTimeout { provider: self.id })?
             .map_err(|e| self.transport_error(e))?;
         if response.status().is_success() {
-            return Ok(response);
+            return Ok(Answer {
+                response,
+                in_flight,
+            });
         }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -64,9 +110,10 @@ impl Upstream {
     /// Reads a whole 2xx body as `T`; a body that is not `T` is a protocol error.
     pub async fn read_json<T: serde::de::DeserializeOwned>(
         &self,
-        response: reqwest::Response,
+        answer: Answer,
     ) -> Result<T, GatewayError> {
-        let bytes = response
+        let bytes = answer
+            .response
             .bytes()
             .await
             .map_err(|e| self.transport_error(e))?;
@@ -191,19 +238,9 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn upstream(id: ProviderId, key: &str) -> Upstream {
-        Upstream {
-            id,
-            http: reqwest::Client::new(),
-            timeouts: Timeouts {
-                first_byte: Duration::from_secs(1),
-                total: Duration::from_secs(1),
-                idle: Duration::from_secs(1),
-            },
-            api_key: Secret::new(key),
-        }
+        Upstream::for_tests(id, key)
     }
 
     fn parts(err: GatewayError) -> (u16, String, Option<u64>) {

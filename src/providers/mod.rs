@@ -2,6 +2,7 @@
 //! request out, provider response or stream in) plus a thin HTTP call.
 
 pub mod anthropic;
+pub mod clients;
 pub mod gemini;
 pub mod http;
 pub mod media;

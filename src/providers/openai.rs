@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 
-use super::http::{Upstream, sensitive_header};
+use super::http::{Answer, Upstream, sensitive_header};
 use super::sse::SseEvent;
 use super::stream::{Flow, StreamTranslator, translate};
 use super::{ChunkStream, Provider, ProviderId};
@@ -35,7 +35,7 @@ impl OpenAi {
         &self,
         request: &ChatCompletionRequest,
         stream: bool,
-    ) -> Result<reqwest::Response, GatewayError> {
+    ) -> Result<Answer, GatewayError> {
         let body = serde_json::to_vec(request)
             .map_err(|e| GatewayError::Internal(format!("encoding request: {e}")))?;
         let builder = self
@@ -132,22 +132,11 @@ impl StreamTranslator for OpenAiStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
     use serde_json::json;
-    use std::time::Duration;
 
     fn translator() -> OpenAiStream {
         OpenAiStream {
-            upstream: Upstream {
-                id: ProviderId::OpenAi,
-                http: reqwest::Client::new(),
-                timeouts: crate::config::Timeouts {
-                    first_byte: Duration::from_secs(1),
-                    total: Duration::from_secs(1),
-                    idle: Duration::from_secs(1),
-                },
-                api_key: Secret::new("sk-secret-0123456789"),
-            },
+            upstream: Upstream::for_tests(ProviderId::OpenAi, "sk-secret-0123456789"),
         }
     }
 

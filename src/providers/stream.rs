@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use futures_util::StreamExt;
 
 use super::ChunkStream;
-use super::http::Upstream;
+use super::clients::InFlight;
+use super::http::{Answer, Upstream};
 use super::sse::{SseError, SseEvent, SseStream};
 use crate::api::types::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Usage};
 use crate::error::GatewayError;
@@ -36,6 +37,8 @@ pub trait StreamTranslator: Send + 'static {
 
 struct Driver<S, T> {
     upstream: Upstream,
+    /// Counts the request on its lane until the stream ends or is dropped.
+    _in_flight: InFlight,
     events: SseStream<S>,
     translator: T,
     queue: VecDeque<ChatCompletionChunk>,
@@ -43,15 +46,16 @@ struct Driver<S, T> {
     finished: bool,
 }
 
-/// Runs `translator` over the SSE body of `response`.
+/// Runs `translator` over the SSE body of `answer`.
 pub fn translate<T: StreamTranslator>(
     upstream: &Upstream,
-    response: reqwest::Response,
+    answer: Answer,
     translator: T,
 ) -> ChunkStream {
     let driver = Driver {
         upstream: upstream.clone(),
-        events: SseStream::new(response.bytes_stream()),
+        _in_flight: answer.in_flight,
+        events: SseStream::new(answer.response.bytes_stream()),
         translator,
         queue: VecDeque::new(),
         error: None,

@@ -66,7 +66,11 @@ impl Harness {
     /// Like `start`, with extra or overriding settings (an empty value
     /// removes a setting).
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
-        let mock = recording_mock().await;
+        Self::with_mock(recording_mock().await, extra).await
+    }
+
+    /// The gateway in front of `mock`, with `extra` settings.
+    pub async fn with_mock(mock: MockUpstream, extra: &[(&str, &str)]) -> Self {
         let mut env: HashMap<String, String> = HashMap::from([
             ("GATEWAY_API_KEYS".into(), CLIENT_KEY.into()),
             ("OPENAI_API_KEY".into(), PROVIDER_KEY.into()),

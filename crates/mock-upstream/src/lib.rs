@@ -105,6 +105,8 @@ pub struct MockState {
     pub(crate) streams_open: AtomicU64,
     /// Streams whose reader went away before their end.
     pub(crate) streams_abandoned: AtomicU64,
+    /// Connections accepted.
+    connections: AtomicU64,
 }
 
 impl MockState {
@@ -140,6 +142,9 @@ pub struct MockOptions {
     pub api_key: Option<String>,
     /// Keep every request for inspection (off for benchmarks).
     pub record: bool,
+    /// Concurrent HTTP/2 streams allowed per connection
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`; `None`: 10,000).
+    pub h2_max_streams: Option<u32>,
 }
 
 /// A running mock server; stops when dropped.
@@ -160,7 +165,8 @@ impl MockUpstream {
             ..MockState::default()
         });
         let (stop, stopped) = watch::channel(());
-        tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        let max_streams = options.h2_max_streams.unwrap_or(MAX_H2_STREAMS);
+        tokio::spawn(accept_loop(listener, state.clone(), stopped, max_streams));
         Ok(Self {
             addr,
             state,
@@ -201,19 +207,26 @@ impl MockUpstream {
         )
     }
 
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
+    }
+
     /// Lets every stream waiting on `mock:hold` continue.
     pub fn release(&self) {
         self.state.release.send_modify(|g| *g += 1);
     }
 }
 
-/// Concurrent HTTP/2 streams allowed on one connection.
+/// Concurrent HTTP/2 streams allowed on one connection by default: h2c
+/// clients may hold thousands on one (hyper's default cap is 200).
 const MAX_H2_STREAMS: u32 = 10_000;
 
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<MockState>,
     mut stopped: watch::Receiver<()>,
+    max_streams: u32,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -222,13 +235,12 @@ async fn accept_loop(
         };
         let Ok((tcp, _)) = accepted else { continue };
         let _ = tcp.set_nodelay(true);
+        state.connections.fetch_add(1, Ordering::Relaxed);
         let state = state.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(state.clone(), req));
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            // h2c clients may hold thousands of streams on one connection
-            // (hyper's default cap is 200).
-            builder.http2().max_concurrent_streams(MAX_H2_STREAMS);
+            builder.http2().max_concurrent_streams(max_streams);
             let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
         });
     }
@@ -305,6 +317,7 @@ async fn handle(
             &serde_json::json!({
                 "open": state.streams_open.load(Ordering::Relaxed),
                 "abandoned": state.streams_abandoned.load(Ordering::Relaxed),
+                "connections": state.connections.load(Ordering::Relaxed),
             }),
         )),
         (Method::GET, "/__mock/traces") => Ok(json_response(

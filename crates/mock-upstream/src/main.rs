@@ -1,4 +1,4 @@
-//! `mock-upstream [--port N] [--key KEY] [--record]`: serves the mock
+//! `mock-upstream [--port N] [--key KEY] [--record] [--h2-max-streams N]`: serves the mock
 //! provider APIs on 127.0.0.1 until SIGINT/SIGTERM. Prints `listening on URL`.
 
 #![forbid(unsafe_code)]
@@ -14,6 +14,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--port" => options.port = args.next().ok_or("--port needs a value")?.parse()?,
             "--key" => options.api_key = Some(args.next().ok_or("--key needs a value")?),
             "--record" => options.record = true,
+            "--h2-max-streams" => {
+                let n = args.next().ok_or("--h2-max-streams needs a value")?;
+                options.h2_max_streams = Some(n.parse()?);
+            }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }

@@ -8,7 +8,7 @@ mod tests;
 use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
-use super::http::{Upstream, sensitive_header};
+use super::http::{Answer, Upstream, sensitive_header};
 use super::stream::translate;
 use super::{ChunkStream, Provider, ProviderId};
 use crate::api::types::{ChatCompletion, ChatCompletionRequest};
@@ -41,7 +41,7 @@ impl Anthropic {
         &self,
         request: &ChatCompletionRequest,
         stream: bool,
-    ) -> Result<reqwest::Response, GatewayError> {
+    ) -> Result<Answer, GatewayError> {
         let body = to_anthropic(request, stream)?;
         let body = serde_json::to_vec(&body)
             .map_err(|e| GatewayError::Internal(format!("encoding request: {e}")))?;

@@ -1,14 +1,12 @@
 //! Fixture tests for every item of the Anthropic translation checklist.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::request::{default_max_tokens, to_anthropic};
 use super::response::{AnthropicStream, MessagesResponse, to_completion};
 use crate::api::types::{ChatCompletionChunk, ChatCompletionRequest};
-use crate::config::Secret;
 use crate::error::GatewayError;
 use crate::providers::ProviderId;
 use crate::providers::http::Upstream;
@@ -294,16 +292,7 @@ fn response_translates_text_tools_stop_reasons_and_usage() {
 }
 
 fn stream_upstream() -> Upstream {
-    Upstream {
-        id: ProviderId::Anthropic,
-        http: reqwest::Client::new(),
-        timeouts: crate::config::Timeouts {
-            first_byte: Duration::from_secs(1),
-            total: Duration::from_secs(1),
-            idle: Duration::from_secs(1),
-        },
-        api_key: Secret::new("sk-ant-secret-0123456789"),
-    }
+    Upstream::for_tests(ProviderId::Anthropic, "sk-ant-secret-0123456789")
 }
 
 /// Feeds recorded events; returns the chunks as JSON and the final outcome.

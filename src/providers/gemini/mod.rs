@@ -9,7 +9,7 @@ mod tests;
 use async_trait::async_trait;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
-use super::http::{Upstream, sensitive_header};
+use super::http::{Answer, Upstream, sensitive_header};
 use super::stream::translate;
 use super::{ChunkStream, Provider, ProviderId};
 use crate::api::types::{ChatCompletion, ChatCompletionRequest};
@@ -39,7 +39,7 @@ impl Gemini {
         &self,
         request: &ChatCompletionRequest,
         stream: bool,
-    ) -> Result<reqwest::Response, GatewayError> {
+    ) -> Result<Answer, GatewayError> {
         // The model is a path segment: refuse anything that could change the URL.
         let model = request
             .model

@@ -1,14 +1,12 @@
 //! Fixture tests for every item of the Gemini translation checklist.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::request::{SKIP_SIGNATURE, clean_schema, to_gemini};
 use super::response::{GeminiStream, GenerateContentResponse, to_completion};
 use crate::api::types::{ChatCompletionChunk, ChatCompletionRequest};
-use crate::config::Secret;
 use crate::error::GatewayError;
 use crate::providers::ProviderId;
 use crate::providers::http::Upstream;
@@ -304,16 +302,7 @@ fn response_translates_calls_signatures_finish_reasons_and_usage() {
 }
 
 fn run_stream(events: &[Value], end: bool) -> (Vec<Value>, Result<(), GatewayError>) {
-    let upstream = Upstream {
-        id: ProviderId::Gemini,
-        http: reqwest::Client::new(),
-        timeouts: crate::config::Timeouts {
-            first_byte: Duration::from_secs(1),
-            total: Duration::from_secs(1),
-            idle: Duration::from_secs(1),
-        },
-        api_key: Secret::new("gemini-secret-0123456789"),
-    };
+    let upstream = Upstream::for_tests(ProviderId::Gemini, "gemini-secret-0123456789");
     let mut t = GeminiStream::new(upstream, "gemini-2.5-flash");
     let mut out: VecDeque<ChatCompletionChunk> = VecDeque::new();
     let mut outcome = Ok(());
