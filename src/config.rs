@@ -318,7 +318,7 @@ impl Config {
         let connect_timeout = seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?;
         let upstream_h2c = flag(&var, "UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", false)?;
         let upstream_lanes = (
-            parse_var(&var, "UPSTREAM_CONNECTIONS", "8", "a whole number")?,
+            parse_var(&var, "UPSTREAM_CONNECTIONS", "16", "a whole number")?,
             parse_var(
                 &var,
                 "UPSTREAM_STREAMS_PER_CONNECTION",

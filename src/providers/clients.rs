@@ -31,7 +31,7 @@ impl Default for ClientSettings {
         Self {
             connect_timeout: Duration::from_secs(10),
             h2c: false,
-            lanes: 8,
+            lanes: 16,
             streams_per_connection: 100,
         }
     }
@@ -142,7 +142,7 @@ impl Lanes {
         (self.clients.lane(lane), guard)
     }
 
-    /// Requests in flight on each lane (for tests and `/metrics`).
+    /// Requests in flight on each lane.
     pub fn in_flight(&self) -> Vec<usize> {
         self.in_flight
             .iter()
