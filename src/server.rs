@@ -3,7 +3,10 @@
 use std::io;
 use std::net::SocketAddr;
 
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
@@ -35,8 +38,9 @@ pub async fn run(state: AppState) -> Result<(), ServeError> {
     serve(listener, state, shutdown_signal()).await
 }
 
-/// Serves on an already-bound listener until `shutdown` resolves, then lets
-/// in-flight requests (streams included) finish within the grace period.
+/// Serves on an already-bound listener (HTTP/1.1 and HTTP/2) until
+/// `shutdown` resolves, then lets in-flight requests (streams included)
+/// finish within the grace period.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -61,37 +65,67 @@ pub async fn serve(
     let providers: Vec<&str> = state.providers.keys().map(|p| p.as_str()).collect();
     tracing::info!(%addr, ?providers, "gateway listening");
 
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!(
-            grace_seconds = grace.as_secs_f64(),
-            "shutting down: draining in-flight requests"
-        );
-        let _ = stopping_tx.send(());
-    };
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let in_flight = state.ledger.in_flight().clone();
     let ledger = state.ledger.clone();
-    let server = axum::serve(listener, app::router(state)).with_graceful_shutdown(signal);
-    let deadline = async {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
+    let service = TowerToHyperService::new(app::router(state));
+    let mut builder = Builder::new(TokioExecutor::new());
+    // An HTTP/1.1 request head must fit in one 8 KB read buffer, which then
+    // never grows: at 1,000 open streams that is 8 MB less than hyper's
+    // default (the buffer doubles to 16 KB once a body is waiting in it).
+    builder.http1().max_buf_size(MAX_HEAD_BYTES);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
+            .into_owned();
+        tokio::spawn(connections.watch(connection));
+    }
+    drop(listener);
+    tracing::info!(
+        grace_seconds = grace.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
     tokio::select! {
-        result = server => result.map_err(|source| ServeError::Io { addr, source })?,
-        () = deadline => tracing::warn!("grace period over: closing remaining connections"),
+        () = connections.shutdown() => {},
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("grace period over: closing remaining connections");
+        }
     }
     // Cost records and cache stores still running after their responses.
     in_flight.wait_idle(grace).await;
     ledger.flush_backlog().await;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Largest HTTP/1.1 request head (request line and headers) accepted by the
+/// local server, and its read buffer per connection; larger heads get 431.
+pub const MAX_HEAD_BYTES: usize = 8192;
+
+/// Accept errors are per-connection (the peer left) or resource limits (too
+/// many open files): wait a little on the latter instead of spinning.
+async fn accept_failed(e: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -400,3 +400,30 @@ async fn headers_are_checked_and_never_echoed_unsafely() {
     .expect("raw request");
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
 }
+
+/// The local server reads a request head into one 8 KB buffer: a head that
+/// fits is served, a larger one is refused with 431 and reaches nothing.
+#[tokio::test]
+async fn request_heads_past_8_kb_are_refused() {
+    let h = Harness::start().await;
+    let body = chat_body("gpt-4o-mini", "hi").to_string();
+    let send = async |padding: usize| {
+        h.http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(CLIENT_KEY)
+            .header("content-type", "application/json")
+            .header("x-padding", "p".repeat(padding))
+            .body(body.clone())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(send(7 * 1024).await.ok(), Some(200));
+    let refused = send(llm_gateway::server::MAX_HEAD_BYTES).await;
+    assert_eq!(refused.ok(), Some(431));
+    assert_eq!(
+        h.mock.requests().len(),
+        1,
+        "only the head that fits went upstream"
+    );
+}
