@@ -74,12 +74,17 @@ pub async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
     match auth.authenticate(request.headers()) {
         Ok(tenant) => {
             request.extensions_mut().insert(tenant);
             next.run(request).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let response = e.into_response();
+            crate::request_log::refused(response.status().as_u16(), started.elapsed());
+            response
+        }
     }
 }
 

@@ -93,6 +93,14 @@ fn emit_emf(status: u16, latency_ms: f64) {
     println!("{line}");
 }
 
+/// Counts a request refused before it reached a handler (a missing or
+/// wrong client key) in the EMF metrics, so `Requests` includes it.
+pub fn refused(status: u16, latency: Duration) {
+    if EMF.load(Ordering::Relaxed) {
+        emit_emf(status, latency.as_secs_f64() * 1000.0);
+    }
+}
+
 /// What a request did, filled in along the pipeline.
 pub struct RequestLog {
     request_id: String,

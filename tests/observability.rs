@@ -337,13 +337,14 @@ async fn log_lines_are_json_with_the_documented_fields_and_no_secrets() {
         assert_eq!(fields["status"], 200);
         assert!(fields["prompt"].is_null() && fields["completion"].is_null());
     }
-    // The EMF lines the template's alarms read: one per chat request.
+    // The EMF lines the template's alarms read: one per request, the
+    // refused one included.
     let emf: Vec<Value> = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| !v["_aws"].is_null())
         .collect();
-    assert_eq!(emf.len(), 2, "{lines:?}");
+    assert_eq!(emf.len(), 3, "{lines:?}");
     for line in &emf {
         let metrics = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(metrics["Namespace"], "LlmGateway");
