@@ -23,7 +23,7 @@ use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::pricing::Pricing;
 use crate::providers::anthropic::Anthropic;
-use crate::providers::clients::{ClientSettings, HttpClients};
+use crate::providers::clients::HttpClients;
 use crate::providers::gemini::Gemini;
 use crate::providers::http::Upstream;
 use crate::providers::openai::OpenAi;
@@ -65,13 +65,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the providers (pooled HTTP clients shared by all) and routes.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        let clients = HttpClients::new(ClientSettings {
-            connect_timeout: config.connect_timeout,
-            h2c: config.upstream_h2c,
-            lanes: config.upstream_lanes.0,
-            streams_per_connection: config.upstream_lanes.1,
-        })
-        .map_err(|e| ConfigError {
+        let clients = HttpClients::new(config.upstream.clone()).map_err(|e| ConfigError {
             var: "HTTP client".into(),
             message: e.to_string(),
         })?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::providers::ProviderId;
+use crate::providers::clients::ClientSettings;
 use crate::routing::strategy::Strategy;
 
 /// A value that must never be printed (API keys).
@@ -243,15 +244,8 @@ pub struct Config {
     pub auth: AuthMode,
     /// `MAX_REQUEST_BYTES`: largest accepted request body.
     pub max_request_bytes: usize,
-    /// `UPSTREAM_CONNECT_TIMEOUT_SECONDS`.
-    pub connect_timeout: Duration,
-    /// `UPSTREAM_HTTP2_PRIOR_KNOWLEDGE`: speak HTTP/2 to plain-HTTP base
-    /// URLs without upgrade (h2c proxies); HTTPS providers negotiate
-    /// HTTP/2 by ALPN regardless.
-    pub upstream_h2c: bool,
-    /// `UPSTREAM_CONNECTIONS`, `UPSTREAM_STREAMS_PER_CONNECTION`: HTTP/2
-    /// connections per provider, and requests on one before the next.
-    pub upstream_lanes: (usize, usize),
+    /// How the upstream HTTP clients are built and shared.
+    pub upstream: ClientSettings,
     /// `UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS`, `UPSTREAM_TIMEOUT_SECONDS`,
     /// `UPSTREAM_IDLE_TIMEOUT_SECONDS`: defaults for every provider.
     pub timeouts: Timeouts,
@@ -315,21 +309,21 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        let connect_timeout = seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?;
-        let upstream_h2c = flag(&var, "UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", false)?;
-        let upstream_lanes = (
-            parse_var(&var, "UPSTREAM_CONNECTIONS", "16", "a whole number")?,
-            parse_var(
+        let upstream = ClientSettings {
+            connect_timeout: seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?,
+            h2c: flag(&var, "UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", false)?,
+            lanes: parse_var(&var, "UPSTREAM_CONNECTIONS", "16", "a whole number")?,
+            streams_per_connection: parse_var(
                 &var,
                 "UPSTREAM_STREAMS_PER_CONNECTION",
                 "100",
                 "a whole number",
             )?,
-        );
-        if !(1..=64).contains(&upstream_lanes.0) {
+        };
+        if !(1..=64).contains(&upstream.lanes) {
             return Err(ConfigError::new("UPSTREAM_CONNECTIONS", "must be 1 to 64"));
         }
-        if upstream_lanes.1 == 0 {
+        if upstream.streams_per_connection == 0 {
             return Err(ConfigError::new(
                 "UPSTREAM_STREAMS_PER_CONNECTION",
                 "must be at least 1",
@@ -511,9 +505,7 @@ impl Config {
             port,
             auth,
             max_request_bytes,
-            connect_timeout,
-            upstream_h2c,
-            upstream_lanes,
+            upstream,
             timeouts,
             retry,
             strategy,

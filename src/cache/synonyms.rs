@@ -5,7 +5,7 @@
 //! pairs (`!` lines) never do, and `=` lines map irregular forms to their
 //! base ("written" → "write").
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -17,7 +17,8 @@ const TABLE: &str = include_str!("synonyms.txt");
 #[derive(Debug, Default)]
 pub struct Synonyms {
     senses: HashMap<String, Vec<u32>>,
-    antonyms: HashSet<(String, String)>,
+    /// Each stem's antonyms, both ways.
+    antonyms: HashMap<String, Vec<String>>,
     bases: HashMap<String, String>,
 }
 
@@ -40,7 +41,8 @@ impl Synonyms {
             };
             if let Some(rest) = line.strip_prefix("! ") {
                 if let Some((a, b)) = pair(rest) {
-                    out.antonyms.insert(ordered(a, b));
+                    out.antonyms.entry(a.clone()).or_default().push(b.clone());
+                    out.antonyms.entry(b).or_default().push(a);
                 }
                 continue;
             }
@@ -84,12 +86,11 @@ impl Synonyms {
             return false;
         };
         sa.iter().any(|s| sb.contains(s))
-            && !self.antonyms.contains(&ordered(a.to_owned(), b.to_owned()))
+            && !self
+                .antonyms
+                .get(a)
+                .is_some_and(|o| o.iter().any(|x| x == b))
     }
-}
-
-fn ordered(a: String, b: String) -> (String, String) {
-    if a <= b { (a, b) } else { (b, a) }
 }
 
 /// The shipped table, parsed on first use (the cache warms it at start-up).

@@ -54,29 +54,33 @@ impl ClientSettings {
 /// The process's upstream clients, one per lane.
 pub struct HttpClients {
     settings: ClientSettings,
-    lanes: Box<[OnceLock<reqwest::Client>]>,
+    first: reqwest::Client,
+    /// Lanes past the first, built when first used.
+    more: Box<[OnceLock<reqwest::Client>]>,
 }
 
 impl HttpClients {
     /// Builds the first lane now (so a bad setting fails at start-up); the
     /// others when first needed.
     pub fn new(settings: ClientSettings) -> Result<Self, reqwest::Error> {
-        let lanes: Box<[OnceLock<reqwest::Client>]> = (0..settings.lanes.max(1))
-            .map(|_| OnceLock::new())
-            .collect();
-        let _ = lanes[0].set(settings.build()?);
-        Ok(Self { settings, lanes })
+        Ok(Self {
+            first: settings.build()?,
+            more: (1..settings.lanes.max(1))
+                .map(|_| OnceLock::new())
+                .collect(),
+            settings,
+        })
     }
 
     /// The first lane's client: builds requests, and serves callers that
     /// need no spreading (embeddings).
     pub fn first(&self) -> &reqwest::Client {
-        self.lane(0)
+        &self.first
     }
 
     fn lane(&self, i: usize) -> &reqwest::Client {
-        let Some(slot) = self.lanes.get(i) else {
-            return self.first_built();
+        let Some(slot) = i.checked_sub(1).and_then(|j| self.more.get(j)) else {
+            return &self.first;
         };
         if let Some(client) = slot.get() {
             return client;
@@ -86,37 +90,29 @@ impl HttpClients {
             // Same settings as the first lane, which was built: not expected.
             Err(e) => {
                 tracing::warn!(error = %e, lane = i, "could not build another upstream client");
-                self.first_built()
+                &self.first
             }
         }
     }
 
-    fn first_built(&self) -> &reqwest::Client {
-        self.lanes[0].get_or_init(reqwest::Client::new)
+    fn lanes(&self) -> usize {
+        self.more.len() + 1
     }
 
     /// Counters of requests in flight for one provider.
     pub fn counters(self: &Arc<Self>) -> Lanes {
         Lanes {
             clients: self.clone(),
-            in_flight: (0..self.lanes.len()).map(|_| AtomicUsize::new(0)).collect(),
+            in_flight: (0..self.lanes()).map(|_| AtomicUsize::new(0)).collect(),
         }
     }
 }
 
 /// One provider's view of the lanes: its requests in flight on each.
+#[derive(Clone)]
 pub struct Lanes {
     clients: Arc<HttpClients>,
     in_flight: Arc<[AtomicUsize]>,
-}
-
-impl Clone for Lanes {
-    fn clone(&self) -> Self {
-        Self {
-            clients: self.clients.clone(),
-            in_flight: self.in_flight.clone(),
-        }
-    }
 }
 
 impl Lanes {
@@ -143,7 +139,8 @@ impl Lanes {
     }
 
     /// Requests in flight on each lane.
-    pub fn in_flight(&self) -> Vec<usize> {
+    #[cfg(test)]
+    fn in_flight(&self) -> Vec<usize> {
         self.in_flight
             .iter()
             .map(|n| n.load(Ordering::Relaxed))
