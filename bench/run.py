@@ -193,34 +193,43 @@ def timed_posts_direct(mock_port: int, text: str, n: int) -> list:
     return out
 
 
+def wait_cache_ready(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while get_json(port, "/ready")["checks"].get("cache") != "ok":
+        if time.monotonic() > deadline:
+            raise RuntimeError("cache not ready")
+        time.sleep(0.05)
+
+
 def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> dict:
-    """Cache hits served sequentially on one connection, against the same
-    question sent straight to the mock; embedding and search means from /metrics."""
-    subprocess.run([str(ROOT / "infra" / "local" / "install-model.sh")], check=True, stdout=subprocess.DEVNULL)
-    env = {"CACHE_ENABLED": "true", "EMBEDDING_MODEL_DIR": str(ROOT / "models" / "all-MiniLM-L6-v2")}
+    """Exact and verified (paraphrase) cache hits served sequentially on one
+    connection, against the same question sent straight to the mock."""
+    env = {"CACHE_ENABLED": "true", "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
     if redis_url:
         env["REDIS_URL"] = redis_url
     proc, port, _ = start_gateway(gateway_bin, mock_port, env)
     try:
-        deadline = time.monotonic() + 60
-        while get_json(port, "/ready")["checks"].get("cache") != "ok":
-            if time.monotonic() > deadline:
-                raise RuntimeError("cache not ready")
-            time.sleep(0.05)
-        question = f"How do I rotate the API keys of my service account? {uuid.uuid4().hex[:8]}"
+        wait_cache_ready(port)
+        tag = uuid.uuid4().hex[:6]
+        question = f"How do I rotate the API keys of my {tag} service account?"
+        paraphrase = f"What's the way to rotate my {tag} service account's API keys?"
         timed_posts(port, "gpt-4o-mini", question, 1)  # a miss, stored
         time.sleep(0.2)
-        hits = timed_posts(port, "gpt-4o-mini", question, n)
+        exact = timed_posts(port, "gpt-4o-mini", question, n)
+        # The verifier loads on first need: one paraphrase warms it.
+        timed_posts(port, "gpt-4o-mini", paraphrase, 1)
+        time.sleep(1.0)
+        verified = timed_posts(port, "gpt-4o-mini", paraphrase, 1)
         cache = get_json(port, "/metrics")["cache"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    if cache["hits"] < n:
-        raise RuntimeError(f"expected {n} hits: {cache}")
+    if cache["exact_hits"] < n:
+        raise RuntimeError(f"expected {n} exact hits: {cache}")
     direct = timed_posts_direct(mock_port, question, n)
-    return {"hit_p50": pct(hits, 0.5), "hit_p99": pct(hits, 0.99), "hit_mean": sum(hits) / len(hits),
-            "direct_p50": pct(direct, 0.5),
-            "embedding_ms_mean": cache["embedding_ms_mean"], "search_ms_mean": cache["search_ms_mean"]}
+    return {"hit_p50": pct(exact, 0.5), "hit_p99": pct(exact, 0.99), "verified_hit_ms": verified[0],
+            "verified_hit": cache["hits"] - cache["exact_hits"] >= 1,
+            "direct_p50": pct(direct, 0.5), "verify_ms_mean": cache["verify_ms_mean"]}
 
 
 def cache_section(mock_port: int) -> dict:
@@ -232,6 +241,64 @@ def cache_section(mock_port: int) -> dict:
         }
     finally:
         subprocess.run([str(ROOT / "infra" / "local" / "redis-stack.sh"), "stop", str(redis_dir)], check=False)
+
+
+def load_prompts(url: str, rate: int, seconds: int, connections: int, mode: str, key: str) -> dict:
+    """examples/load.rs: open-loop load with a new prompt per request."""
+    binary = TARGET / "release" / "examples" / "load"
+    out = subprocess.run([str(binary), url, str(rate), str(seconds), str(connections), mode, key],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connections: int) -> dict:
+    """Cache off against cache on (in-memory index, defaults), one run: every
+    request a miss (distinct prompts), every request a hit (one repeated
+    prompt), every request a near neighbour the verifier must read; latency
+    at a light rate, throughput when offered more than the machine serves,
+    and RSS idle and under load."""
+    subprocess.run(["cargo", "build", "--release", "--example", "load", "--locked"], cwd=ROOT, check=True)
+    direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+    out = {"direct": {
+        "light": load_prompts(direct_url, 100, duration, connections, "distinct", ""),
+    }}
+    for name, enabled in (("cache off", "false"), ("cache on", "true")):
+        env = {"CACHE_ENABLED": enabled, "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
+        proc, port, _ = start_gateway(gateway_bin, mock_port, env)
+        try:
+            if enabled == "true":
+                wait_cache_ready(port)
+            time.sleep(0.5)
+            row = {"idle_rss_kb": rss_kb(proc.pid, "VmRSS")}
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            load_prompts(url, 500, 2, connections, "distinct", CLIENT_KEY)  # warm
+            row["distinct light"] = load_prompts(url, 100, duration, connections, "distinct", CLIENT_KEY)
+            row["distinct max"] = load_prompts(url, 8000, duration, connections, "distinct", CLIENT_KEY)
+            row["repeat light"] = load_prompts(url, 100, duration, connections, "repeat", CLIENT_KEY)
+            row["repeat max"] = load_prompts(url, 8000, duration, connections, "repeat", CLIENT_KEY)
+            row["near light"] = load_prompts(url, 100, duration, connections, "near", CLIENT_KEY)
+            row["near max"] = load_prompts(url, 8000, duration, connections, "near", CLIENT_KEY)
+            row["peak_rss_kb"] = rss_kb(proc.pid, "VmHWM")
+            row["cache"] = get_json(port, "/metrics").get("cache")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        out[name] = row
+    return out
+
+
+def print_cache_load(r: dict) -> None:
+    d = r["direct"]["light"]
+    print(f"\ncache off vs on (open loop, new prompt per request; direct mock at 100 req/s: p50 {d['p50_ms']:.3f} ms)")
+    print("| gateway | idle RSS (MiB) | peak RSS (MiB) | workload | offered (req/s) | achieved (req/s) | p50 / p99 (ms) | hits |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in ("cache off", "cache on"):
+        row = r[name]
+        for w in ("distinct light", "distinct max", "repeat light", "repeat max", "near light", "near max"):
+            x = row[w]
+            print(f"| {name} | {row['idle_rss_kb'] / 1024:.1f} | {row['peak_rss_kb'] / 1024:.1f} | {w} "
+                  f"| {x['offered_rps']} | {x['achieved_rps']:.0f} | {x['p50_ms']:.3f} / {x['p99_ms']:.3f} "
+                  f"| {x['hits']} of {x['ok']} |")
 
 
 def start_dynamodb():
@@ -586,12 +653,13 @@ def print_cold(r: dict) -> None:
 
 
 def print_cache(rows: dict) -> None:
-    print("\nsemantic cache hits (sequential, one connection; ms): the same question, stored once")
-    print("| index | hit p50 / p99 | hit mean | embedding mean | hit mean after embedding | index search mean | direct mock p50 |")
-    print("|---|---|---|---|---|---|---|")
+    print("\ncache hits (sequential, one connection; ms): the same question stored once, then asked again")
+    print("| index | exact hit p50 / p99 | verified paraphrase hit | verifier mean | direct mock p50 |")
+    print("|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['hit_p50']:.3f} / {r['hit_p99']:.3f} | {r['hit_mean']:.3f} | {r['embedding_ms_mean']:.3f} "
-              f"| {r['hit_mean'] - r['embedding_ms_mean']:.3f} | {r['search_ms_mean']:.3f} | {r['direct_p50']:.3f} |")
+        verified = f"{r['verified_hit_ms']:.3f}" if r["verified_hit"] else "missed"
+        print(f"| {name} | {r['hit_p50']:.3f} / {r['hit_p99']:.3f} | {verified} | {r['verify_ms_mean']:.3f} "
+              f"| {r['direct_p50']:.3f} |")
 
 
 def main() -> None:
@@ -599,7 +667,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "limits", "cold", "tracing", "soak", "streams"],
+    parser.add_argument("--only", choices=["cache", "cache-load", "limits", "cold", "tracing", "soak", "streams"],
                         help="run one section only")
     parser.add_argument("--soak-seconds", type=int, default=600, help="length of the soak run")
     args = parser.parse_args()
@@ -618,6 +686,9 @@ def main() -> None:
         try:
             if args.only == "cache":
                 print_cache(cache_section(mock_port))
+            elif args.only == "cache-load":
+                print_cache_load(cache_load_section(TARGET / "release" / "llm-gateway", mock_port,
+                                                    args.duration, args.connections))
             elif args.only == "cold":
                 print_cold(lambda_cold_start(TARGET / "release" / "llm-gateway"))
             elif args.only == "soak":
@@ -653,6 +724,8 @@ def main() -> None:
         gateway.wait(timeout=30)
         failover = failover_overhead(TARGET / "release" / "llm-gateway", mock_port)
         cache = cache_section(mock_port)
+        cache_load = cache_load_section(TARGET / "release" / "llm-gateway", mock_port, args.duration,
+                                        args.connections)
         limits = limits_section(TARGET / "release" / "llm-gateway", mock_port)
         cold = lambda_cold_start(TARGET / "release" / "llm-gateway")
         tracing = tracing_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0], args.duration,
@@ -679,11 +752,12 @@ def main() -> None:
     for p, v in failover.items():
         print(f"| {p} | {v['failed']:.3f} | {v['healthy']:.3f} | {v['failover']:.3f} | {v['extra']:+.3f} |")
     print_cache(cache)
+    print_cache_load(cache_load)
     print_limits(limits)
     print_cold(cold)
     print_tracing(tracing)
     result = {"tracing": tracing, "first_answer_ms": first_answer_ms, "idle_rss_kb": idle_rss, "peak_rss_kb": peak_rss, "rows": rows,
-              "failover": failover, "cache": cache,
+              "failover": failover, "cache": cache, "cache_load": cache_load,
               "limits": limits, "cold_start": cold}
     (ROOT / "bench" / "results" / "latest.json").write_text(json.dumps(result, indent=2))
 

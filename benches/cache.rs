@@ -1,18 +1,18 @@
-//! Semantic cache costs: local embedding of a ~30-token prompt, search of
-//! the in-memory index holding 10,000 entries, the second check (with a
-//! synonym swap) and loading the synonym table once. Needs
-//! the model (`infra/local/install-model.sh`). Run: `cargo bench --bench cache`.
+//! Semantic cache costs: the exact digest of a short and of a 1 MB prompt,
+//! the static embedding of a ~30-token prompt, search of the in-memory index
+//! holding 10,000 entries, and the verifier on one shortlisted pair. Uses the
+//! models in `models/cache`. Run: `cargo bench --bench cache`.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llm_gateway::cache::embed::{LocalEmbedder, normalize};
+use llm_gateway::cache::embed::{STATIC_DIM, StaticEmbedder, normalize};
+use llm_gateway::cache::exact;
 use llm_gateway::cache::index::{Entry, VectorIndex};
 use llm_gateway::cache::memory::MemoryIndex;
-use llm_gateway::cache::synonyms::Synonyms;
-use llm_gateway::cache::verify::same_question;
+use llm_gateway::cache::verify::{DEFAULT_THRESHOLD, Verifier};
 
 const PROMPT: &str = "How do I configure the retry policy of my HTTP client so that it backs off exponentially after a rate limit error?";
 
@@ -20,10 +20,22 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/all-MiniLM-L6-v2");
-    match LocalEmbedder::load_now(&dir) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cache");
+
+    c.bench_function("exact digest of a ~30-token prompt", |b| {
+        b.iter(|| exact::digest("scope", black_box(PROMPT)))
+    });
+    let big = PROMPT.repeat(1_000_000 / PROMPT.len());
+    let mut group = c.benchmark_group("long prompts");
+    group.sample_size(10);
+    group.bench_function("exact digest of a 1 MB prompt", |b| {
+        b.iter(|| exact::digest("scope", black_box(&big)))
+    });
+    group.finish();
+
+    match StaticEmbedder::load_now(&dir) {
         Ok(embedder) => {
-            c.bench_function("embed a ~30-token prompt (local MiniLM)", |b| {
+            c.bench_function("embed a ~30-token prompt (static table)", |b| {
                 b.iter(|| embedder.embed_blocking(black_box(PROMPT)).expect("embeds"))
             });
         }
@@ -32,7 +44,7 @@ fn bench(c: &mut Criterion) {
 
     let index = MemoryIndex::new(20_000);
     let mut rng = fastrand::Rng::with_seed(7);
-    let mut random_vector = || normalize((0..384).map(|_| rng.f32() - 0.5).collect());
+    let mut random_vector = || normalize((0..STATIC_DIM).map(|_| rng.f32() - 0.5).collect());
     runtime.block_on(async {
         for i in 0..10_000 {
             let scope = format!("scope-{}", i % 10);
@@ -57,29 +69,21 @@ fn bench(c: &mut Criterion) {
             })
         },
     );
-    c.bench_function("second check of a near neighbour", |b| {
-        b.iter(|| {
-            same_question(
-                black_box("How do I convert 100 Celsius to Fahrenheit?"),
-                black_box("Convert 100 Celsius to Fahrenheit please"),
-            )
-        })
-    });
-    c.bench_function("second check of a synonym swap", |b| {
-        b.iter(|| {
-            same_question(
-                black_box("How do I fix my bike's brakes?"),
-                black_box("How can I repair the brakes on my bike?"),
-            )
-        })
-    });
-    let table = include_str!("../src/cache/synonyms.txt");
-    let mut group = c.benchmark_group("synonyms");
-    group.sample_size(10);
-    group.bench_function("parse the synonym table (once per process)", |b| {
-        b.iter(|| Synonyms::parse(black_box(table)))
-    });
-    group.finish();
+
+    let verifier = Verifier::new(dir, DEFAULT_THRESHOLD, 1);
+    match verifier.load_now() {
+        Ok(()) => {
+            c.bench_function("verify one shortlisted pair (cross-encoder)", |b| {
+                b.iter(|| {
+                    verifier.check_blocking(
+                        black_box("How do I convert 100 Celsius to Fahrenheit?"),
+                        black_box("Convert 100 Celsius to Fahrenheit please"),
+                    )
+                })
+            });
+        }
+        Err(e) => eprintln!("skipping the verifier benchmark: {e}"),
+    }
 }
 
 criterion_group!(benches, bench);

@@ -1,132 +1,155 @@
-//! Semantic-cache quality on a pair set built by
-//! `bench/cache_quality/build_pairs.py`: for each cosine-distance threshold,
-//! the share of paraphrases that would hit and of hard negatives that would
-//! falsely hit, with cosine alone and with the second check.
+//! Semantic-cache quality on a set of prompt pairs, at the default settings
+//! and over a grid of shortlist distances and verifier thresholds.
 //!
-//! `cargo run --release --example cache_quality -- PAIRS.jsonl [MODEL_DIR]`
+//! `cargo run --release --example cache_quality -- FILE.jsonl [MODEL_DIR]`
+//!
+//! FILE holds pairs (`{"a", "b", "same", "source"}`, as
+//! `tests/fixtures/cache_pairs.jsonl`) or question groups (`{"q", "same":
+//! [...], "different": [...]}`, as `bench/cache_quality/heldout4.jsonl`: the
+//! question is stored, each variant asked). `SHOW_ERRORS=1` lists the pairs
+//! decided wrongly at the defaults (never use it on a blind set).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use llm_gateway::cache::embed::LocalEmbedder;
+use llm_gateway::cache::embed::StaticEmbedder;
 use llm_gateway::cache::index::cosine_distance;
-use llm_gateway::cache::verify::same_question;
+use llm_gateway::cache::verify::{DEFAULT_THRESHOLD as VERIFIER_THRESHOLD, Verdict, Verifier};
+use llm_gateway::cache::{DEFAULT_SEMANTIC_MAX_BYTES, DEFAULT_THRESHOLD, exact};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-struct Pair {
-    a: String,
-    b: String,
+#[serde(untagged)]
+enum Line {
+    Pair {
+        a: String,
+        b: String,
+        same: bool,
+        #[serde(default)]
+        source: String,
+    },
+    Group {
+        q: String,
+        same: Vec<String>,
+        different: Vec<String>,
+    },
+}
+
+/// One pair with what the cache sees: exact match, shortlist distance, and
+/// the verifier's probability (0 when a rule decided or it could not run).
+struct Scored {
+    stored: String,
+    query: String,
     same: bool,
     source: String,
+    exact: bool,
+    distance: f32,
+    probability: f32,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let pairs_path = args
+    let path = args
         .next()
-        .ok_or("usage: cache_quality PAIRS.jsonl [MODEL_DIR]")?;
-    let model_dir = args
+        .ok_or("usage: cache_quality FILE.jsonl [MODEL_DIR]")?;
+    let dir = args
         .next()
-        .map_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2"), PathBuf::from);
-    let embedder = LocalEmbedder::load_now(&model_dir)?;
-    let pairs: Vec<Pair> = std::fs::read_to_string(&pairs_path)?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
-    let mut vectors: HashMap<&str, Vec<f32>> = HashMap::new();
-    for text in pairs.iter().flat_map(|p| [p.a.as_str(), p.b.as_str()]) {
-        if !vectors.contains_key(text) {
-            vectors.insert(text, embedder.embed_blocking(text)?);
+        .map_or_else(|| PathBuf::from("models/cache"), PathBuf::from);
+    let embedder = StaticEmbedder::load_now(&dir)?;
+    let verifier = Verifier::new(dir, 0.0, 1);
+    verifier.load_now()?;
+    let mut pairs = Vec::new();
+    for line in std::fs::read_to_string(&path)?.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Line>(line)? {
+            Line::Pair { a, b, same, source } => pairs.push((a, b, same, source)),
+            Line::Group { q, same, different } => {
+                for s in same {
+                    pairs.push((q.clone(), s, true, "groups".into()));
+                }
+                for d in different {
+                    pairs.push((q.clone(), d, false, "groups".into()));
+                }
+            }
         }
     }
-    let scored: Vec<(&Pair, f32, bool)> = pairs
-        .iter()
-        .map(|p| {
-            (
-                p,
-                cosine_distance(&vectors[p.a.as_str()], &vectors[p.b.as_str()]),
-                same_question(&p.a, &p.b),
+    let mut scored = Vec::new();
+    for (stored, query, same, source) in pairs {
+        let exact = exact::digest("", &stored) == exact::digest("", &query);
+        let fits =
+            stored.len() <= DEFAULT_SEMANTIC_MAX_BYTES && query.len() <= DEFAULT_SEMANTIC_MAX_BYTES;
+        let distance = if fits {
+            cosine_distance(
+                &embedder.embed_blocking(&stored)?,
+                &embedder.embed_blocking(&query)?,
             )
-        })
-        .collect();
-    // One column per source and label: paraphrases (hits wanted) and hard
-    // negatives (hits are false hits).
-    let mut groups: Vec<(String, String, bool)> = Vec::new();
-    for p in &pairs {
-        let name = format!(
-            "{} {}",
-            p.source,
-            if p.same {
-                "paraphrases"
-            } else {
-                "hard negatives"
-            }
-        );
-        if !groups.iter().any(|(n, _, _)| *n == name) {
-            groups.push((name, p.source.clone(), p.same));
-        }
+        } else {
+            f32::INFINITY
+        };
+        let probability = match verifier.check_blocking(&query, &stored) {
+            Verdict::Same(p) | Verdict::Different(p) => p,
+            Verdict::Skipped(_) => 0.0,
+        };
+        scored.push(Scored {
+            stored,
+            query,
+            same,
+            source,
+            exact,
+            distance,
+            probability,
+        });
     }
-    let shown: f32 = std::env::var("SHOW_AT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.15);
-    if std::env::var_os("SHOW_FALSE_HITS").is_some() {
-        for (p, d, ok) in &scored {
-            if !p.same && *ok && *d <= shown {
-                println!("false hit at {d:.3}: {:?} ~ {:?}", p.a, p.b);
-            }
-            if p.same && (!*ok || *d > shown) && p.source != "contradish" {
+    let hit = |s: &Scored, shortlist: f32, verify: f32| {
+        s.exact || (s.distance <= shortlist && s.probability >= verify)
+    };
+    let mut sources: BTreeMap<&str, ()> = BTreeMap::new();
+    for s in &scored {
+        sources.insert(&s.source, ());
+    }
+    println!("set | shortlist | verifier | paraphrases hit | hard negatives hit");
+    for source in sources.keys() {
+        for shortlist in [0.25, 0.35, 0.45, 1.0] {
+            for verify in [0.9, 0.95, 0.98, 0.99] {
+                let (mut p, mut ph, mut n, mut nh) = (0, 0, 0, 0);
+                for s in scored.iter().filter(|s| s.source == *source) {
+                    let h = usize::from(hit(s, shortlist, verify));
+                    if s.same {
+                        p += 1;
+                        ph += h;
+                    } else {
+                        n += 1;
+                        nh += h;
+                    }
+                }
+                let marker = if shortlist == DEFAULT_THRESHOLD && verify == VERIFIER_THRESHOLD {
+                    " (defaults)"
+                } else {
+                    ""
+                };
                 println!(
-                    "missed paraphrase at {d:.3} (check {ok}): {:?} ~ {:?}",
-                    p.a, p.b
+                    "{source} | {shortlist} | {verify} | {:.1} % of {p} | {:.1} % of {n}{marker}",
+                    ph as f64 * 100.0 / p.max(1) as f64,
+                    nh as f64 * 100.0 / n.max(1) as f64,
                 );
             }
         }
     }
-    println!(
-        "{} pairs; cells: hit % with cosine only / with cosine + second check\n",
-        pairs.len()
-    );
-    print!("| threshold |");
-    for (name, _, _) in &groups {
-        let n = pairs
-            .iter()
-            .filter(|p| {
-                format!(
-                    "{} {}",
-                    p.source,
-                    if p.same {
-                        "paraphrases"
-                    } else {
-                        "hard negatives"
-                    }
-                ) == *name
-            })
-            .count();
-        print!(" {name} ({n}) |");
-    }
-    println!("\n|---|{}", "---|".repeat(groups.len()));
-    for threshold in [0.05f32, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40] {
-        print!("| {threshold:.2} |");
-        for (_, source, same) in &groups {
-            let in_group: Vec<_> = scored
-                .iter()
-                .filter(|(p, _, _)| p.source == *source && p.same == *same)
-                .collect();
-            let n = in_group.len().max(1) as f64;
-            let cosine =
-                in_group.iter().filter(|(_, d, _)| *d <= threshold).count() as f64 / n * 100.0;
-            let checked = in_group
-                .iter()
-                .filter(|(_, d, ok)| *d <= threshold && *ok)
-                .count() as f64
-                / n
-                * 100.0;
-            print!(" {cosine:.1} / {checked:.1} |");
+    if std::env::var_os("SHOW_ERRORS").is_some() {
+        for s in &scored {
+            if hit(s, DEFAULT_THRESHOLD, VERIFIER_THRESHOLD) != s.same {
+                println!(
+                    "{} d={:.3} p={:.3}: {:?} ~ {:?}",
+                    if s.same { "missed" } else { "FALSE HIT" },
+                    s.distance,
+                    s.probability,
+                    s.stored,
+                    s.query
+                );
+            }
         }
-        println!();
     }
     Ok(())
 }

@@ -25,9 +25,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "SAM template: translated and linted"
 infra/sam/check-template.sh
 
-step "embedding model for the semantic cache"
-infra/local/install-model.sh
-
 step "services: Redis Stack on a free loopback port"
 REDIS_DIR=$(mktemp -d)
 REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

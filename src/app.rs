@@ -12,10 +12,11 @@ use axum::routing::{get, post};
 use crate::api::{chat, models, ops};
 use crate::auth::{self, Authenticator};
 use crate::cache::SemanticCache;
-use crate::cache::embed::{Embedder, LocalEmbedder, OpenAiEmbedder};
+use crate::cache::embed::{Embedder, OpenAiEmbedder, StaticEmbedder};
 use crate::cache::index::VectorIndex;
 use crate::cache::memory::MemoryIndex;
 use crate::cache::redis::RedisIndex;
+use crate::cache::verify::Verifier;
 use crate::config::Embeddings;
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
@@ -155,16 +156,15 @@ impl AppState {
             .map(|r| SharedHealth::new(r, config.breaker, config.shared_cache));
         let cache = config.cache.as_ref().map(|c| {
             let embedder: Arc<dyn Embedder> =
-                match (&c.embeddings, config.provider(ProviderId::OpenAi)) {
+                match (c.embeddings, config.provider(ProviderId::OpenAi)) {
                     (Embeddings::OpenAi, Some(openai)) => Arc::new(OpenAiEmbedder::new(
                         http.clone(),
                         &openai.base_url,
                         openai.api_key.clone(),
                     )),
-                    (Embeddings::Local(dir), _) => Arc::new(LocalEmbedder::start(dir.clone())),
                     // Config validation requires the OpenAI key for `openai`.
-                    (Embeddings::OpenAi, None) => {
-                        Arc::new(LocalEmbedder::start("models/all-MiniLM-L6-v2".into()))
+                    (Embeddings::Local | Embeddings::OpenAi, _) => {
+                        Arc::new(StaticEmbedder::start(c.model_dir.clone()))
                     }
                 };
             let index: Arc<dyn VectorIndex> = match &redis {
@@ -175,13 +175,15 @@ impl AppState {
                 )),
                 None => Arc::new(MemoryIndex::new(c.max_entries)),
             };
-            Arc::new(SemanticCache::new(
-                embedder,
-                index,
-                c.threshold,
-                c.ttl,
-                c.lookup_timeout,
-            ))
+            let verifier = Verifier::new(
+                c.model_dir.clone(),
+                c.verifier_threshold,
+                c.verifier_concurrency,
+            );
+            if c.verifier_preload {
+                verifier.preload();
+            }
+            Arc::new(SemanticCache::new(embedder, index, verifier, c))
         });
         let ledger = Arc::new(Ledger::new(
             pricing,

@@ -87,6 +87,18 @@ async fn suite(h: Harness) {
     assert_eq!(hit["usage"]["total_tokens"], 0);
     assert_eq!(upstream_calls(&h), 1, "served from the cache");
 
+    // A trivially different repeat (case, spacing, punctuation) is an exact hit.
+    let exact = ask(
+        &h,
+        CLIENT_KEY,
+        &body("gpt-4o-mini", &system, "  how do I reset my   PASSWORD "),
+        &[],
+    )
+    .await;
+    assert_eq!(header(&exact, "x-cache"), "HIT");
+    assert_eq!(header(&exact, "x-cache-similarity"), "1.0000");
+    assert_eq!(upstream_calls(&h), 1, "served from the cache");
+
     // The same question streamed: a valid SSE replay.
     let mut streamed = body("gpt-4o-mini", &system, "How do I reset my password?");
     streamed["stream"] = json!(true);
@@ -245,6 +257,14 @@ async fn suite(h: Harness) {
     let metrics = common::metrics(&h).await;
     let cache = &metrics["cache"];
     assert!(cache["hits"].as_u64().is_some_and(|n| n >= 4), "{cache}");
+    assert!(
+        cache["exact_hits"].as_u64().is_some_and(|n| n >= 2),
+        "{cache}"
+    );
+    assert!(
+        cache["verifications"].as_u64().is_some_and(|n| n >= 1),
+        "{cache}"
+    );
     assert!(cache["misses"].as_u64().is_some_and(|n| n >= 8), "{cache}");
     assert!(
         cache["embedding_ms_mean"]
@@ -280,7 +300,7 @@ async fn redis_down_fails_open() {
     let url = format!("redis://127.0.0.1:{closed}");
     let h = Harness::with_env(&[
         ("CACHE_ENABLED", "true"),
-        ("EMBEDDING_MODEL_DIR", common::model_dir().as_str()),
+        ("CACHE_MODEL_DIR", common::model_dir().as_str()),
         ("REDIS_URL", url.as_str()),
     ])
     .await;
@@ -291,26 +311,93 @@ async fn redis_down_fails_open() {
     }
 }
 
-/// The encoder reproduces vectors computed by candle-transformers' generic
-/// BERT (the reference it replaced), including a truncated 256-token input.
+/// A multi-megabyte prompt that starts like a cached question costs about
+/// what a short one does: it is never read by the embedding table or the
+/// verifier (too long for the semantic tier), its digest is computed off
+/// the runtime workers, `/health` keeps answering meanwhile, and its exact
+/// repeat is a hit.
+#[tokio::test]
+async fn huge_prompt_next_to_a_cached_neighbour_stays_bounded() {
+    // The (debug-built) mock takes a while over 8 MB bodies.
+    let h = Harness::with_cache(
+        None,
+        &[
+            ("UPSTREAM_TIMEOUT_SECONDS", "60"),
+            ("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let question = "How do I reset my password?";
+    let first = ask(&h, CLIENT_KEY, &chat_body("gpt-4o-mini", question), &[]).await;
+    assert_eq!(header(&first, "x-cache"), "MISS");
+    let huge = format!("{question} {}", "and then what? ".repeat(600_000));
+    assert!(huge.len() > 8_000_000);
+    let health = {
+        let (http, url) = (h.http.clone(), h.url("/health"));
+        tokio::spawn(async move {
+            let mut slowest = std::time::Duration::ZERO;
+            for _ in 0..40 {
+                let started = std::time::Instant::now();
+                let response = http.get(&url).send().await.expect("health answers");
+                assert_eq!(response.status(), 200);
+                slowest = slowest.max(started.elapsed());
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            slowest
+        })
+    };
+    let started = std::time::Instant::now();
+    let response = ask(&h, CLIENT_KEY, &chat_body("gpt-4o-mini", &huge), &[]).await;
+    let cache_status = header(&response, "x-cache");
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    assert_eq!(
+        cache_status, "MISS",
+        "a shared beginning is not the same question"
+    );
+    let repeat = ask(&h, CLIENT_KEY, &chat_body("gpt-4o-mini", &huge), &[]).await;
+    assert_eq!(header(&repeat, "x-cache"), "HIT", "its exact repeat is");
+    let both = started.elapsed();
+    let slowest_health = health.await.expect("health task");
+    assert!(
+        both < std::time::Duration::from_secs(20),
+        "two 8 MB requests took {both:?}"
+    );
+    assert!(
+        slowest_health < std::time::Duration::from_secs(1),
+        "/health waited {slowest_health:?}"
+    );
+    let cache = &common::metrics(&h).await["cache"];
+    assert_eq!(cache["verifications"], 0, "{cache}");
+}
+
+/// The Rust cross-encoder gives the scores the training framework gave the
+/// same weights (`bench/cache_quality/train/train_verifier.py` writes them).
 #[test]
-fn local_embedder_matches_reference_vectors() {
-    let dir = std::path::PathBuf::from(common::model_dir());
-    let embedder = llm_gateway::cache::embed::LocalEmbedder::load_now(&dir).expect("model loads");
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/minilm_reference.json"))
+fn verifier_reproduces_the_training_scores() {
+    use llm_gateway::cache::verify::{Verdict, Verifier};
+    let verifier = Verifier::new(common::model_dir().into(), 0.0, 1);
+    verifier.load_now().expect("verifier loads");
+    let fixture: Value = serde_json::from_str(include_str!("fixtures/verifier_reference.json"))
         .expect("fixture parses");
-    let cases = fixture["cases"].as_array().expect("cases");
-    assert!(cases.len() >= 4);
-    for case in cases {
-        let text = case["text"].as_str().expect("text");
-        let expected: Vec<f32> = serde_json::from_value(case["vector"].clone()).expect("vector");
-        let got = embedder.embed_blocking(text).expect("embeds");
-        assert_eq!(got.len(), 384);
-        let worst = got
-            .iter()
-            .zip(&expected)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst < 1e-4, "{text:?}: max difference {worst}");
+    let pairs = fixture["pairs"].as_array().expect("pairs");
+    assert!(pairs.len() >= 4);
+    for pair in pairs {
+        let (query, stored) = (
+            pair["query"].as_str().expect("query"),
+            pair["stored"].as_str().expect("stored"),
+        );
+        let expected = pair["probability"].as_f64().expect("probability") as f32;
+        let Verdict::Same(got) = verifier.check_blocking(query, stored) else {
+            panic!("{query:?} / {stored:?} was not scored");
+        };
+        assert!(
+            (got - expected).abs() < 2e-3,
+            "{query:?} / {stored:?}: {got} vs {expected}"
+        );
     }
 }

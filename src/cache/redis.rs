@@ -3,7 +3,8 @@
 //! TAG field for the scope; KNN within the scope; results sorted by distance
 //! here (ElastiCache documents no `SORTBY` for KNN); entries expire with
 //! `EXPIRE`. The index is created on first use; its name carries the
-//! embedder id and dimension.
+//! embedder id and dimension. Exact-tier answers are plain string keys
+//! (`gwcache:exact:<digest>`) with the same lifetime.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -97,6 +98,12 @@ impl RedisIndex {
             .query_async(conn)
             .await
     }
+}
+
+/// The key of an exact-tier answer (a plain string, outside every vector
+/// index's prefix).
+fn exact_key(digest: &str) -> String {
+    format!("gwcache:exact:{digest}")
 }
 
 /// Whether Redis answered that the index does not exist.
@@ -206,6 +213,32 @@ impl VectorIndex for RedisIndex {
             .query_async::<()>(&mut conn)
             .await
             .map_err(|e| CacheError::Index(format!("store failed: {}", e.category())))
+    }
+
+    async fn get_exact(&self, digest: &str) -> Result<Option<String>, CacheError> {
+        let mut conn = self.conn()?;
+        redis::cmd("GET")
+            .arg(exact_key(digest))
+            .query_async::<Option<String>>(&mut conn)
+            .await
+            .map_err(|e| CacheError::Index(format!("GET failed: {}", e.category())))
+    }
+
+    async fn put_exact(
+        &self,
+        digest: &str,
+        response: &str,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.conn()?;
+        redis::cmd("SET")
+            .arg(exact_key(digest))
+            .arg(response)
+            .arg("EX")
+            .arg(ttl.as_secs().max(1))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| CacheError::Index(format!("SET failed: {}", e.category())))
     }
 
     fn kind(&self) -> &'static str {

@@ -106,9 +106,9 @@ def cached_gateway_url(mock_url, tmp_path_factory):
     """A gateway with the semantic cache on (in-memory index, local model),
     once the model has loaded."""
     log = tmp_path_factory.mktemp("cached-gateway") / "gateway.log"
-    model_dir = os.environ.get("EMBEDDING_MODEL_DIR", str(ROOT / "models" / "all-MiniLM-L6-v2"))
+    model_dir = os.environ.get("CACHE_MODEL_DIR", str(ROOT / "models" / "cache"))
     proc, url = start_gateway(
-        mock_url, log, {"CACHE_ENABLED": "true", "EMBEDDING_MODEL_DIR": model_dir}
+        mock_url, log, {"CACHE_ENABLED": "true", "CACHE_MODEL_DIR": model_dir, "CACHE_VERIFIER_PRELOAD": "true"}
     )
     try:
         deadline = time.monotonic() + 60

@@ -270,19 +270,9 @@ pub fn redis_url() -> String {
     .clone()
 }
 
-/// The local embedding model's directory, installed by
-/// `infra/local/install-model.sh` when missing.
+/// The cache's models (static table and verifier), shipped in the repository.
 pub fn model_dir() -> String {
-    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let status = std::process::Command::new(format!("{root}/infra/local/install-model.sh"))
-            .status()
-            .expect("install-model.sh runs");
-        assert!(status.success(), "embedding model installed");
-        format!("{root}/models/all-MiniLM-L6-v2")
-    })
-    .clone()
+    format!("{}/models/cache", env!("CARGO_MANIFEST_DIR"))
 }
 
 impl Harness {
@@ -292,7 +282,8 @@ impl Harness {
         let dir = model_dir();
         let mut env = vec![
             ("CACHE_ENABLED", "true"),
-            ("EMBEDDING_MODEL_DIR", dir.as_str()),
+            ("CACHE_MODEL_DIR", dir.as_str()),
+            ("CACHE_VERIFIER_PRELOAD", "true"),
             (
                 "GATEWAY_API_KEYS",
                 "gw-client-key-0123456789,gw-other-tenant-key-0123",

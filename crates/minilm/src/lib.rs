@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
+use half::f16;
 use serde::Deserialize;
 
 /// The `config.json` fields the encoder needs.
@@ -34,7 +35,8 @@ pub struct MiniLm {
     hidden: usize,
     heads: usize,
     max_positions: usize,
-    word: Vec<f32>,
+    /// Kept in f16: the largest table, read a row per token.
+    word: Vec<f16>,
     position: Vec<f32>,
     token_type: Vec<f32>,
     norm: Norm,
@@ -73,6 +75,14 @@ fn tensor<'a>(weights: &'a Weights, name: &str) -> Result<&'a Tensor, String> {
 fn floats(weights: &Weights, name: &str) -> Result<Vec<f32>, String> {
     tensor(weights, name)?
         .to_dtype(DType::F32)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1())
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+fn halves(weights: &Weights, name: &str) -> Result<Vec<f16>, String> {
+    tensor(weights, name)?
+        .to_dtype(DType::F16)
         .and_then(|t| t.flatten_all())
         .and_then(|t| t.to_vec1())
         .map_err(|e| format!("{name}: {e}"))
@@ -178,7 +188,7 @@ impl MiniLm {
             hidden: config.hidden_size,
             heads: config.num_attention_heads,
             max_positions: config.max_position_embeddings,
-            word: floats(&weights, "embeddings.word_embeddings.weight")?,
+            word: halves(&weights, "embeddings.word_embeddings.weight")?,
             position: floats(&weights, "embeddings.position_embeddings.weight")?,
             token_type: floats(&weights, "embeddings.token_type_embeddings.weight")?,
             norm: Norm::load(&weights, "embeddings.LayerNorm", eps)?,
@@ -201,36 +211,59 @@ impl MiniLm {
     /// normalised).
     pub fn encode(&self, ids: &[u32]) -> Result<Vec<f32>, String> {
         let h = self.hidden;
+        let x = self.hidden_states(ids, &[])?;
+        let tokens = x.len() / h;
+        let mut pooled = vec![0.0f32; h];
+        for row in x.chunks_exact(h) {
+            pooled.iter_mut().zip(row).for_each(|(p, v)| *p += v);
+        }
+        pooled.iter_mut().for_each(|p| *p /= tokens.max(1) as f32);
+        Ok(pooled)
+    }
+
+    /// The last hidden state of the first token (`[CLS]`) of a sequence
+    /// with segment ids (`type_ids` may be empty: all segment 0).
+    pub fn first_token(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>, String> {
+        let mut x = self.hidden_states(ids, type_ids)?;
+        x.truncate(self.hidden);
+        Ok(x)
+    }
+
+    /// Hidden states of every token, `[tokens, hidden]` row-major; at most
+    /// `max_position_embeddings` tokens are read.
+    fn hidden_states(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>, String> {
+        let h = self.hidden;
         let tokens = ids.len().min(self.max_positions);
         if tokens == 0 {
             return Ok(vec![0.0; h]);
         }
         let vocab = self.word.len() / h;
+        let types = self.token_type.len() / h;
         let mut x = Vec::with_capacity(tokens * h);
         for (position, &id) in ids[..tokens].iter().enumerate() {
             let id = id as usize;
             if id >= vocab {
                 return Err(format!("token id {id} outside the vocabulary"));
             }
+            let kind = type_ids.get(position).copied().unwrap_or(0) as usize;
+            if kind >= types {
+                return Err(format!("segment id {kind} outside the model's {types}"));
+            }
             let word = &self.word[id * h..(id + 1) * h];
             let pos = &self.position[position * h..(position + 1) * h];
+            let segment = &self.token_type[kind * h..(kind + 1) * h];
             x.extend(
                 word.iter()
                     .zip(pos)
-                    .zip(&self.token_type[..h])
-                    .map(|((w, p), t)| w + p + t),
+                    .zip(segment)
+                    .map(|((w, p), t)| f32::from(*w) + p + t),
             );
         }
         self.norm.apply(&mut x);
         for layer in &self.layers {
             x = self.layer(layer, x, tokens).map_err(|e| e.to_string())?;
         }
-        let mut pooled = vec![0.0f32; h];
-        for row in x.chunks_exact(h) {
-            pooled.iter_mut().zip(row).for_each(|(p, v)| *p += v);
-        }
-        pooled.iter_mut().for_each(|p| *p /= tokens as f32);
-        Ok(pooled)
+        Ok(x)
     }
 
     fn layer(&self, layer: &Layer, x: Vec<f32>, tokens: usize) -> candle_core::Result<Vec<f32>> {
@@ -272,6 +305,41 @@ impl MiniLm {
             }
         }
         context
+    }
+}
+
+/// A cross-encoder on the same encoder: reads two texts together
+/// (`[CLS] a [SEP] b [SEP]`, segment ids 0 then 1) and scores them with a
+/// linear head on the `[CLS]` state (`classifier.weight`, `classifier.bias`).
+pub struct CrossEncoder {
+    encoder: MiniLm,
+    weight: Vec<f32>,
+    bias: f32,
+}
+
+impl CrossEncoder {
+    /// Builds the cross-encoder from `config.json` and the safetensors bytes.
+    pub fn load(config: &BertConfig, safetensors: &[u8]) -> Result<Self, String> {
+        let encoder = MiniLm::load(config, safetensors)?;
+        let weights = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
+            .map_err(|e| format!("safetensors: {e}"))?;
+        let weight = floats(&weights, "classifier.weight")?;
+        let bias = floats(&weights, "classifier.bias")?;
+        if weight.len() != encoder.hidden || bias.len() != 1 {
+            return Err("classifier does not match the encoder".into());
+        }
+        Ok(Self {
+            encoder,
+            weight,
+            bias: bias[0],
+        })
+    }
+
+    /// Probability (0..1) the head gives the pair, from token and segment ids.
+    pub fn score(&self, ids: &[u32], type_ids: &[u32]) -> Result<f32, String> {
+        let cls = self.encoder.first_token(ids, type_ids)?;
+        let logit = dot(&cls, &self.weight) + self.bias;
+        Ok(1.0 / (1.0 + (-logit).exp()))
     }
 }
 
