@@ -204,7 +204,7 @@ def wait_cache_ready(port: int) -> None:
 def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> dict:
     """Exact and verified (paraphrase) cache hits served sequentially on one
     connection, against the same question sent straight to the mock."""
-    env = {"CACHE_ENABLED": "true", "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
+    env = {"CACHE_ENABLED": "true", "CACHE_SEMANTIC": "true", "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
     if redis_url:
         env["REDIS_URL"] = redis_url
     proc, port, _ = start_gateway(gateway_bin, mock_port, env)
@@ -262,8 +262,9 @@ def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connect
     out = {"direct": {
         "light": load_prompts(direct_url, 100, duration, connections, "distinct", ""),
     }}
-    for name, enabled in (("cache off", "false"), ("cache on", "true")):
-        env = {"CACHE_ENABLED": enabled, "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
+    for name, enabled, semantic in (("cache off", "false", "false"), ("cache on (default: exact)", "true", "false"),
+                                    ("cache on, semantic", "true", "true")):
+        env = {"CACHE_ENABLED": enabled, "CACHE_SEMANTIC": semantic, "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
         proc, port, _ = start_gateway(gateway_bin, mock_port, env)
         try:
             if enabled == "true":
@@ -292,7 +293,7 @@ def print_cache_load(r: dict) -> None:
     print(f"\ncache off vs on (open loop, new prompt per request; direct mock at 100 req/s: p50 {d['p50_ms']:.3f} ms)")
     print("| gateway | idle RSS (MiB) | peak RSS (MiB) | workload | offered (req/s) | achieved (req/s) | p50 / p99 (ms) | hits |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in ("cache off", "cache on"):
+    for name in ("cache off", "cache on (default: exact)", "cache on, semantic"):
         row = r[name]
         for w in ("distinct light", "distinct max", "repeat light", "repeat max", "near light", "near max"):
             x = row[w]

@@ -11,12 +11,12 @@ use axum::routing::{get, post};
 
 use crate::api::{chat, models, ops};
 use crate::auth::{self, Authenticator};
-use crate::cache::SemanticCache;
 use crate::cache::embed::{Embedder, OpenAiEmbedder, StaticEmbedder};
 use crate::cache::index::VectorIndex;
 use crate::cache::memory::MemoryIndex;
 use crate::cache::redis::RedisIndex;
 use crate::cache::verify::Verifier;
+use crate::cache::{SemanticCache, Tier};
 use crate::config::Embeddings;
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
@@ -162,9 +162,10 @@ impl AppState {
                         &openai.base_url,
                         openai.api_key.clone(),
                     )),
-                    // Config validation requires the OpenAI key for `openai`.
+                    // Config validation requires the OpenAI key for `openai`;
+                    // the table loads only when the semantic tier is on.
                     (Embeddings::Local | Embeddings::OpenAi, _) => {
-                        Arc::new(StaticEmbedder::start(c.model_dir.clone()))
+                        Arc::new(StaticEmbedder::new(c.model_dir.clone()))
                     }
                 };
             let index: Arc<dyn VectorIndex> = match &redis {
@@ -175,15 +176,19 @@ impl AppState {
                 )),
                 None => Arc::new(MemoryIndex::new(c.max_entries)),
             };
-            let verifier = Verifier::new(
-                c.model_dir.clone(),
-                c.verifier_threshold,
-                c.verifier_concurrency,
-            );
-            if c.verifier_preload {
-                verifier.preload();
-            }
-            Arc::new(SemanticCache::new(embedder, index, verifier, c))
+            let semantic = c.semantic.then(|| {
+                embedder.start();
+                let verifier = Verifier::new(
+                    c.model_dir.clone(),
+                    c.verifier_threshold,
+                    c.verifier_concurrency,
+                );
+                if c.verifier_preload {
+                    verifier.preload();
+                }
+                Tier { embedder, verifier }
+            });
+            Arc::new(SemanticCache::new(index, semantic, c))
         });
         let ledger = Arc::new(Ledger::new(
             pricing,

@@ -193,6 +193,9 @@ pub struct CacheConfig {
     pub verifier_concurrency: usize,
     /// `CACHE_VERIFIER_PRELOAD`: load the verifier at start, not on first need.
     pub verifier_preload: bool,
+    /// `CACHE_SEMANTIC`: the semantic tier (shortlist and verifier) besides
+    /// exact hits.
+    pub semantic: bool,
     /// `CACHE_SEMANTIC_MAX_BYTES`: longer prompts get exact hits only.
     pub semantic_max_bytes: usize,
     /// `CACHE_TTL_SECONDS`: entry lifetime.
@@ -637,6 +640,7 @@ fn cache_config(var: &impl Fn(&str) -> Option<String>) -> Result<Option<CacheCon
         verifier_threshold,
         verifier_concurrency: verifier_concurrency.max(1),
         verifier_preload: flag(var, "CACHE_VERIFIER_PRELOAD", false)?,
+        semantic: flag(var, "CACHE_SEMANTIC", false)?,
         semantic_max_bytes,
         ttl: seconds(var, "CACHE_TTL_SECONDS", 86_400)?,
         lookup_timeout: millis(var, "CACHE_LOOKUP_TIMEOUT_MS", 250)?,

@@ -3,8 +3,9 @@
 //! (`fixtures/cache_pairs.jsonl`: the templated pairs of
 //! `bench/cache_quality/build_pairs.py`, which the verifier was trained on,
 //! and the hand-written held-out 1-3 of `bench/cache_quality/heldout.py`,
-//! on which its thresholds were chosen). A regression guard: no set's hard
-//! negatives may hit above 1 %, and paraphrases must keep their hit rate.
+//! on which its thresholds were chosen). A regression guard: hard negatives
+//! may hit at most 1 % over all sets (one in 50 within a set), and
+//! paraphrases must keep their hit rate.
 //! The blind set (held-out 4) is not scored here; see
 //! `examples/cache_quality.rs` and the README.
 
@@ -38,8 +39,9 @@ impl Tally {
     }
 }
 
-/// Paraphrase hit rate over all tuned sets that the defaults must keep.
-const PARAPHRASE_FLOOR: f64 = 50.0;
+/// Paraphrase hit rate over all tuned sets that the defaults must keep
+/// (76.6 % when the models were trained).
+const PARAPHRASE_FLOOR: f64 = 70.0;
 
 #[test]
 fn paraphrases_hit_and_hard_negatives_do_not() {
@@ -53,6 +55,7 @@ fn paraphrases_hit_and_hard_negatives_do_not() {
         .collect();
     let mut sets: BTreeMap<(String, bool), Tally> = BTreeMap::new();
     let mut all_paraphrases = Tally::default();
+    let mut all_negatives = Tally::default();
     let mut false_hits = Vec::new();
     for p in &pairs {
         let hit = decide_pair(
@@ -71,8 +74,12 @@ fn paraphrases_hit_and_hard_negatives_do_not() {
         if p.same {
             all_paraphrases.pairs += 1;
             all_paraphrases.hits += usize::from(hit);
-        } else if hit {
-            false_hits.push(format!("{:?} ~ {:?}", p.a, p.b));
+        } else {
+            all_negatives.pairs += 1;
+            all_negatives.hits += usize::from(hit);
+            if hit {
+                false_hits.push(format!("{:?} ~ {:?}", p.a, p.b));
+            }
         }
     }
     for ((source, same), t) in &sets {
@@ -88,9 +95,19 @@ fn paraphrases_hit_and_hard_negatives_do_not() {
         all_paraphrases.rate(),
         all_paraphrases.pairs
     );
+    println!(
+        "all hard negatives: {:.1} % of {} falsely hit",
+        all_negatives.rate(),
+        all_negatives.pairs
+    );
+    assert!(
+        all_negatives.rate() <= 1.0,
+        "false hits {:.1} %: {false_hits:#?}",
+        all_negatives.rate()
+    );
     for ((source, same), t) in &sets {
         assert!(
-            *same || t.rate() <= 1.0,
+            *same || t.rate() <= 2.0,
             "{source}: false hits {:.1} %: {false_hits:#?}",
             t.rate()
         );

@@ -470,6 +470,7 @@ async fn cache_lookup_embedding_and_store_are_spans_of_the_request() {
         &[
             ("CACHE_ENABLED", "true"),
             ("CACHE_MODEL_DIR", model.as_str()),
+            ("CACHE_SEMANTIC", "true"),
         ],
     )
     .await;

@@ -23,6 +23,8 @@ pub trait Embedder: Send + Sync {
     fn dim(&self) -> usize;
     /// `Ok(())` when usable now, else why not (still loading, files missing).
     fn ready(&self) -> Result<(), String>;
+    /// Starts loading whatever the embedder needs, in the background.
+    fn start(&self) {}
     /// Embeds one text.
     async fn embed(&self, text: &str) -> Result<Vec<f32>, CacheError>;
 }
@@ -48,11 +50,21 @@ pub struct StaticEmbedder {
 }
 
 impl StaticEmbedder {
-    /// Starts loading the table in the background (start-up does not wait).
-    pub fn start(dir: PathBuf) -> Self {
-        let loaded = Arc::new(OnceLock::new());
-        let slot = loaded.clone();
-        let path = dir.clone();
+    /// An embedder over the table in `dir`, not loaded until [`Embedder::start`].
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            loaded: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Loads the table in the background (start-up does not wait).
+    fn load_in_background(&self) {
+        if self.loaded.get().is_some() {
+            return;
+        }
+        let slot = self.loaded.clone();
+        let path = self.dir.clone();
         tokio::task::spawn_blocking(move || {
             let result = load(&path).map(Arc::new);
             match &result {
@@ -64,7 +76,6 @@ impl StaticEmbedder {
             }
             let _ = slot.set(result);
         });
-        Self { dir, loaded }
     }
 
     /// Loads synchronously (tests, benchmarks).
@@ -162,6 +173,10 @@ impl Embedder for StaticEmbedder {
 
     fn dim(&self) -> usize {
         STATIC_DIM
+    }
+
+    fn start(&self) {
+        self.load_in_background();
     }
 
     fn ready(&self) -> Result<(), String> {

@@ -148,8 +148,11 @@ fn antonym_swap(a: &[String], b: &[String]) -> bool {
         .any(|x| only_b.iter().any(|y| table.contains(&pair_key(x, y))))
 }
 
-/// Content words (stemmed) and the positions of directional words.
-fn layout(words: &[String]) -> (Vec<(usize, &str)>, Vec<(usize, &str)>) {
+/// Words with their positions in a prompt.
+type Positioned<'a> = Vec<(usize, &'a str)>;
+
+/// Content words (stemmed) and the directional words, with their positions.
+fn layout(words: &[String]) -> (Positioned<'_>, Positioned<'_>) {
     let mut content = Vec::new();
     let mut directional = Vec::new();
     for (i, w) in words.iter().enumerate() {

@@ -194,11 +194,18 @@ pub struct CacheMetrics {
     embeds: AtomicU64,
 }
 
-/// The semantic cache.
+/// The semantic tier's models: the shortlist embedder and the verifier.
+pub struct Tier {
+    /// Shortlists stored prompts.
+    pub embedder: Arc<dyn Embedder>,
+    /// Decides on each shortlisted pair.
+    pub verifier: Verifier,
+}
+
+/// The cache: the exact tier always, the semantic tier when configured.
 pub struct SemanticCache {
-    embedder: Arc<dyn Embedder>,
+    semantic: Option<Tier>,
     index: Arc<dyn VectorIndex>,
-    verifier: Verifier,
     threshold: f32,
     semantic_max_bytes: usize,
     ttl: Duration,
@@ -219,25 +226,19 @@ const LONG_PROMPT_BYTES: usize = 64 * 1024;
 /// Default `CACHE_SIMILARITY_THRESHOLD`: the largest cosine distance (of the
 /// static embeddings) at which a stored prompt is shortlisted for the
 /// verifier, chosen on the development sets (README "Semantic cache").
-pub const DEFAULT_THRESHOLD: f32 = 0.35;
+pub const DEFAULT_THRESHOLD: f32 = 0.45;
 
 /// Default `CACHE_SEMANTIC_MAX_BYTES`: longer prompts get exact hits only
 /// (the verifier must read both prompts whole).
 pub const DEFAULT_SEMANTIC_MAX_BYTES: usize = 400;
 
 impl SemanticCache {
-    /// A cache over `index` that shortlists with `embedder` and decides with
-    /// `verifier`, with the thresholds and bounds of `config`.
-    pub fn new(
-        embedder: Arc<dyn Embedder>,
-        index: Arc<dyn VectorIndex>,
-        verifier: Verifier,
-        config: &CacheConfig,
-    ) -> Self {
+    /// A cache over `index`, with a semantic tier when `semantic` is given,
+    /// with the thresholds and bounds of `config`.
+    pub fn new(index: Arc<dyn VectorIndex>, semantic: Option<Tier>, config: &CacheConfig) -> Self {
         Self {
-            embedder,
+            semantic,
             index,
-            verifier,
             threshold: config.threshold,
             semantic_max_bytes: config.semantic_max_bytes,
             ttl: config.ttl,
@@ -246,26 +247,33 @@ impl SemanticCache {
         }
     }
 
-    /// `Ok` when usable, else why not: the embedding table loaded, and the
-    /// verifier readable (loaded too, when preloaded).
+    /// `Ok` when usable, else why not: with a semantic tier, the embedding
+    /// table loaded and the verifier readable (loaded too, when preloaded).
     pub fn ready(&self) -> Result<(), String> {
-        self.embedder.ready()?;
-        self.verifier.ready()
+        match &self.semantic {
+            Some(tier) => {
+                tier.embedder.ready()?;
+                tier.verifier.ready()
+            }
+            None => Ok(()),
+        }
     }
 
-    /// Whether a prompt takes part in the semantic tier.
-    fn semantic(&self, text: &str) -> bool {
-        text.len() <= self.semantic_max_bytes
+    /// The semantic tier, when there is one and the prompt takes part.
+    fn tier_for(&self, text: &str) -> Option<&Tier> {
+        self.semantic
+            .as_ref()
+            .filter(|_| text.len() <= self.semantic_max_bytes)
     }
 
-    async fn embed(&self, text: &str) -> Result<Vec<f32>, CacheError> {
+    async fn embed(&self, tier: &Tier, text: &str) -> Result<Vec<f32>, CacheError> {
         let started = Instant::now();
         let span = Span::child("embeddings", SpanKind::Internal);
         if span.is_recording() {
             span.set("gen_ai.operation.name", "embeddings");
-            span.set("gen_ai.request.model", self.embedder.id().to_owned());
+            span.set("gen_ai.request.model", tier.embedder.id().to_owned());
         }
-        let vector = span.run(self.embedder.embed(text)).await;
+        let vector = span.run(tier.embedder.embed(text)).await;
         if let Err(e) = &vector {
             span.fail("embedding_error", e.to_string());
         }
@@ -353,10 +361,10 @@ impl SemanticCache {
     /// The vector for the semantic tier, when the prompt takes part and the
     /// embedder is ready.
     async fn vector_for(&self, text: &str) -> Result<Option<Vec<f32>>, CacheError> {
-        if !self.semantic(text) || self.embedder.ready().is_err() {
-            return Ok(None);
+        match self.tier_for(text) {
+            Some(tier) if tier.embedder.ready().is_ok() => self.embed(tier, text).await.map(Some),
+            _ => Ok(None),
         }
-        self.embed(text).await.map(Some)
     }
 
     async fn find(
@@ -386,6 +394,9 @@ impl SemanticCache {
                 Err(e) => tracing::warn!(error = %e, "unreadable cache entry skipped"),
             }
         }
+        let Some(tier) = self.tier_for(&key.text) else {
+            return Ok((None, None));
+        };
         let Some(vector) = self.vector_for(&key.text).await? else {
             return Ok((None, None));
         };
@@ -406,7 +417,7 @@ impl SemanticCache {
             .take(MAX_VERIFIED);
         for n in shortlist {
             let verified = Instant::now();
-            let verdict = self.verifier.check(&key.text, &n.entry.prompt).await;
+            let verdict = tier.verifier.check(&key.text, &n.entry.prompt).await;
             match verdict {
                 Verdict::Skipped(reason) => {
                     tracing::debug!(reason, "cache candidate not verified");
@@ -517,8 +528,8 @@ impl SemanticCache {
         };
         json!({
             "index": self.index.kind(),
-            "embedder": self.embedder.id(),
-            "verifier": "minilm-cross-encoder",
+            "semantic": self.semantic.is_some(),
+            "embedder": self.semantic.as_ref().map(|t| t.embedder.id()),
             "ready": self.ready().is_ok(),
             "hits": hits,
             "exact_hits": load(&m.exact_hits),

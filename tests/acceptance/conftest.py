@@ -108,7 +108,7 @@ def cached_gateway_url(mock_url, tmp_path_factory):
     log = tmp_path_factory.mktemp("cached-gateway") / "gateway.log"
     model_dir = os.environ.get("CACHE_MODEL_DIR", str(ROOT / "models" / "cache"))
     proc, url = start_gateway(
-        mock_url, log, {"CACHE_ENABLED": "true", "CACHE_MODEL_DIR": model_dir, "CACHE_VERIFIER_PRELOAD": "true"}
+        mock_url, log, {"CACHE_ENABLED": "true", "CACHE_MODEL_DIR": model_dir, "CACHE_SEMANTIC": "true", "CACHE_VERIFIER_PRELOAD": "true"}
     )
     try:
         deadline = time.monotonic() + 60

@@ -283,6 +283,7 @@ impl Harness {
         let mut env = vec![
             ("CACHE_ENABLED", "true"),
             ("CACHE_MODEL_DIR", dir.as_str()),
+            ("CACHE_SEMANTIC", "true"),
             ("CACHE_VERIFIER_PRELOAD", "true"),
             (
                 "GATEWAY_API_KEYS",
