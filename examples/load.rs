@@ -8,7 +8,7 @@
 //! MODE: `distinct` (every prompt new and far from the others: a cache
 //! miss), `repeat` (one prompt: cache hits after the first), `near` (every
 //! prompt new but a near neighbour of the others: "What is the capital of
-//! <word>?", so the cache's verifier reads each).
+//! <made-up word>?", so the cache's verifier reads each).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,13 +29,14 @@ fn prompt(mode: &str, i: u64, rng: &mut fastrand::Rng) -> String {
     match mode {
         "repeat" => "How do I rotate the API keys of my service account?".to_owned(),
         "near" => format!(
-            "What is the capital of {}{}?",
+            "What is the capital of {}{}{}?",
+            WORDS[rng.usize(..WORDS.len())],
             WORDS[rng.usize(..WORDS.len())],
             WORDS[rng.usize(..WORDS.len())]
         ),
         _ => {
             let words: Vec<&str> = (0..8).map(|_| WORDS[rng.usize(..WORDS.len())]).collect();
-            format!("{} {i}", words.join(" "))
+            format!("{} {i} {}", words.join(" "), rng.u64(..))
         }
     }
 }
@@ -65,7 +66,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let total = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
-    let mut rng = fastrand::Rng::with_seed(42);
+    // A new seed per run: runs against one gateway never share prompts.
+    let mut rng = fastrand::Rng::new();
     let mut tasks = Vec::with_capacity(total as usize);
     for i in 0..total {
         let due = started + interval * i as u32;

@@ -1,9 +1,13 @@
 //! The in-memory index: the embedded default (bounded, TTL, oldest entries
-//! evicted first; exact nearest-neighbour search; exact-tier answers by
-//! digest, bounded the same way).
+//! evicted first; exact-tier answers by digest, bounded the same way).
+//!
+//! Search is a linear scan made cheap: each vector also keeps its sign bits,
+//! the scan ranks a scope's entries by Hamming distance of those bits (a few
+//! nanoseconds an entry, under a shared read lock), and only the
+//! [`RERANKED`] nearest by bits are ranked by exact cosine distance.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -11,9 +15,13 @@ use async_trait::async_trait;
 use super::CacheError;
 use super::index::{Entry, Neighbor, VectorIndex, cosine_distance};
 
+/// Entries ranked by exact cosine distance after the sign-bit scan.
+pub const RERANKED: usize = 64;
+
 struct Item {
     id: u64,
     vector: Vec<f32>,
+    bits: Vec<u64>,
     entry: Entry,
     expires: Instant,
 }
@@ -32,7 +40,24 @@ struct Inner {
 /// A bounded in-process index.
 pub struct MemoryIndex {
     max_entries: usize,
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
+}
+
+/// The sign bits of a vector, 64 to a word.
+fn sign_bits(vector: &[f32]) -> Vec<u64> {
+    vector
+        .chunks(64)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |bits, (i, x)| bits | (u64::from(*x > 0.0) << i))
+        })
+        .collect()
+}
+
+fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
 }
 
 impl MemoryIndex {
@@ -40,13 +65,13 @@ impl MemoryIndex {
     pub fn new(max_entries: usize) -> Self {
         Self {
             max_entries: max_entries.max(1),
-            inner: Mutex::new(Inner::default()),
+            inner: RwLock::new(Inner::default()),
         }
     }
 
     /// Entries held now (expired ones included until evicted).
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.order.len()).unwrap_or(0)
+        self.inner.read().map(|i| i.order.len()).unwrap_or(0)
     }
 
     /// Whether the index holds nothing.
@@ -67,15 +92,24 @@ impl VectorIndex for MemoryIndex {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Neighbor>, CacheError> {
-        let inner = self.inner.lock().map_err(|_| poisoned())?;
+        let inner = self.inner.read().map_err(|_| poisoned())?;
         let now = Instant::now();
-        let mut scored: Vec<(f32, &Item)> = inner
+        let query_bits = sign_bits(vector);
+        let mut near: Vec<(u32, &Item)> = inner
             .scopes
             .get(scope)
             .into_iter()
             .flatten()
             .filter(|item| item.expires > now)
-            .map(|item| (cosine_distance(vector, &item.vector), item))
+            .map(|item| (hamming(&query_bits, &item.bits), item))
+            .collect();
+        if near.len() > RERANKED {
+            near.select_nth_unstable_by_key(RERANKED, |(bits, _)| *bits);
+            near.truncate(RERANKED);
+        }
+        let mut scored: Vec<(f32, &Item)> = near
+            .into_iter()
+            .map(|(_, item)| (cosine_distance(vector, &item.vector), item))
             .collect();
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Only the k nearest entries are copied out.
@@ -97,7 +131,7 @@ impl VectorIndex for MemoryIndex {
         entry: Entry,
         ttl: Duration,
     ) -> Result<(), CacheError> {
-        let mut inner = self.inner.lock().map_err(|_| poisoned())?;
+        let mut inner = self.inner.write().map_err(|_| poisoned())?;
         while inner.order.len() >= self.max_entries {
             let Some((old_scope, old_id)) = inner.order.pop_front() else {
                 break;
@@ -119,6 +153,7 @@ impl VectorIndex for MemoryIndex {
             .push(Item {
                 id,
                 vector: vector.to_vec(),
+                bits: sign_bits(vector),
                 entry,
                 expires: Instant::now() + ttl,
             });
@@ -126,7 +161,7 @@ impl VectorIndex for MemoryIndex {
     }
 
     async fn get_exact(&self, digest: &str) -> Result<Option<String>, CacheError> {
-        let inner = self.inner.lock().map_err(|_| poisoned())?;
+        let inner = self.inner.read().map_err(|_| poisoned())?;
         Ok(inner
             .exact
             .get(digest)
@@ -140,7 +175,7 @@ impl VectorIndex for MemoryIndex {
         response: &str,
         ttl: Duration,
     ) -> Result<(), CacheError> {
-        let mut inner = self.inner.lock().map_err(|_| poisoned())?;
+        let mut inner = self.inner.write().map_err(|_| poisoned())?;
         let expires = Instant::now() + ttl;
         if let Some(slot) = inner.exact.get_mut(digest) {
             *slot = (response.to_owned(), expires);
@@ -161,5 +196,63 @@ impl VectorIndex for MemoryIndex {
 
     fn kind(&self) -> &'static str {
         "memory"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::embed::normalize;
+
+    fn entry(i: usize) -> Entry {
+        Entry {
+            prompt: format!("prompt {i}"),
+            response: "{}".into(),
+        }
+    }
+
+    /// Among thousands of random entries, the sign-bit scan keeps the true
+    /// nearest neighbours: the result equals an exact scan's.
+    #[tokio::test]
+    async fn sign_bit_scan_finds_what_an_exact_scan_finds() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut random = || normalize((0..256).map(|_| rng.f32() - 0.5).collect());
+        let index = MemoryIndex::new(10_000);
+        let mut vectors = Vec::new();
+        for i in 0..5_000 {
+            let v = random();
+            index
+                .insert("s", &v, entry(i), Duration::from_secs(60))
+                .await
+                .expect("insert");
+            vectors.push(v);
+        }
+        for q in 0..50 {
+            // A query near entry q (a small perturbation of it).
+            let noise = random();
+            let query = normalize(
+                vectors[q]
+                    .iter()
+                    .zip(&noise)
+                    .map(|(a, b)| a + 0.3 * b)
+                    .collect(),
+            );
+            let found = index.search("s", &query, 5).await.expect("search");
+            let mut exact: Vec<(f32, usize)> = vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (cosine_distance(&query, v), i))
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert_eq!(found[0].entry.prompt, format!("prompt {}", exact[0].1));
+            assert_eq!(found[0].entry.prompt, format!("prompt {q}"));
+        }
+        assert!(
+            index
+                .search("other", &vectors[0], 5)
+                .await
+                .expect("search")
+                .is_empty()
+        );
     }
 }
