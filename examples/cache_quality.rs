@@ -1,5 +1,6 @@
-//! Semantic-cache quality on a set of prompt pairs, at the default settings
-//! and over a grid of shortlist distances and verifier thresholds.
+//! Cache quality on a set of prompt pairs: the exact tier alone (the
+//! default), and with the semantic tier over a grid of shortlist distances
+//! and verifier thresholds.
 //!
 //! `cargo run --release --example cache_quality -- FILE.jsonl [MODEL_DIR]`
 //!
@@ -111,6 +112,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("set | shortlist | verifier | paraphrases hit | hard negatives hit");
     for source in sources.keys() {
+        let (mut p, mut ph, mut n, mut nh) = (0, 0, 0, 0);
+        for s in scored.iter().filter(|s| s.source == *source) {
+            if s.same {
+                p += 1;
+                ph += usize::from(s.exact);
+            } else {
+                n += 1;
+                nh += usize::from(s.exact);
+            }
+        }
+        println!(
+            "{source} | exact tier only (the default) | - | {:.1} % of {p} | {:.1} % of {n}",
+            ph as f64 * 100.0 / p.max(1) as f64,
+            nh as f64 * 100.0 / n.max(1) as f64,
+        );
         for shortlist in [0.25, 0.35, 0.45, 1.0] {
             for verify in [0.9, 0.95, 0.98, 0.99] {
                 let (mut p, mut ph, mut n, mut nh) = (0, 0, 0, 0);
@@ -125,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 }
                 let marker = if shortlist == DEFAULT_THRESHOLD && verify == VERIFIER_THRESHOLD {
-                    " (defaults)"
+                    " (semantic defaults)"
                 } else {
                     ""
                 };

@@ -2,7 +2,8 @@
 //! as the new one. Embeddings put "100 Celsius to Fahrenheit" and "100
 //! Fahrenheit to Celsius" almost on top of each other, so nearness only
 //! shortlists; a cross-encoder fine-tuned from all-MiniLM-L6-v2
-//! (`bench/cache_quality/train/`) reads both prompts together and decides.
+//! (`bench/cache_quality/train/`) reads both prompts together and decides,
+//! after the [`guards`] (which can only say no) have had their say.
 //!
 //! Bounded by construction: prompts whose pair does not fit the model's
 //! window are never verified (so never hit); the model runs off the runtime
@@ -15,10 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use minilm::{BertConfig, CrossEncoder};
-
-use super::guards;
 use tokenizers::Tokenizer;
 use tokio::sync::Semaphore;
+
+use super::guards;
 
 /// Longest pair (both prompts with their separators, in tokens) the model
 /// reads; longer pairs are never verified.

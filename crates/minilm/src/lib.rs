@@ -1,8 +1,10 @@
-//! The all-MiniLM-L6-v2 encoder (a 6-layer BERT) for one sequence at a time.
+//! The MiniLM encoder (a small BERT, as all-MiniLM-L6-v2) for one sequence
+//! at a time: mean-pooled sentence vectors, and a [`CrossEncoder`] that
+//! scores a pair of texts read together.
 //!
 //! Dense layers run on candle's matrix multiply; everything else (embedding
-//! lookup, attention over a few dozen tokens, layer norm, GELU, mean
-//! pooling) runs in plain loops. For one short prompt this is about twice as
+//! lookup, attention over a few dozen tokens, layer norm, GELU, pooling)
+//! runs in plain loops; the word embeddings stay in f16. For one short prompt this is about twice as
 //! fast as a generic BERT graph, which pays a dispatch per head and per op.
 
 #![forbid(unsafe_code)]
