@@ -6,7 +6,7 @@
 //! nanoseconds an entry, under a shared read lock), and only the
 //! [`RERANKED`] nearest by bits are ranked by exact cosine distance.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -95,21 +95,30 @@ impl VectorIndex for MemoryIndex {
         let inner = self.inner.read().map_err(|_| poisoned())?;
         let now = Instant::now();
         let query_bits = sign_bits(vector);
-        let mut near: Vec<(u32, &Item)> = inner
+        // The RERANKED nearest by bits, kept in a bounded max-heap: no
+        // allocation per entry of the scope.
+        let mut near: BinaryHeap<(u32, usize)> = BinaryHeap::with_capacity(RERANKED + 1);
+        let scope_items = inner
             .scopes
             .get(scope)
-            .into_iter()
-            .flatten()
-            .filter(|item| item.expires > now)
-            .map(|item| (hamming(&query_bits, &item.bits), item))
-            .collect();
-        if near.len() > RERANKED {
-            near.select_nth_unstable_by_key(RERANKED, |(bits, _)| *bits);
-            near.truncate(RERANKED);
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (i, item) in scope_items.iter().enumerate() {
+            if item.expires <= now {
+                continue;
+            }
+            let bits = hamming(&query_bits, &item.bits);
+            if near.len() < RERANKED {
+                near.push((bits, i));
+            } else if near.peek().is_some_and(|(worst, _)| bits < *worst) {
+                near.pop();
+                near.push((bits, i));
+            }
         }
         let mut scored: Vec<(f32, &Item)> = near
             .into_iter()
-            .map(|(_, item)| (cosine_distance(vector, &item.vector), item))
+            .filter_map(|(_, i)| scope_items.get(i))
+            .map(|item| (cosine_distance(vector, &item.vector), item))
             .collect();
         scored.sort_by(|a, b| a.0.total_cmp(&b.0));
         // Only the k nearest entries are copied out.

@@ -54,7 +54,7 @@ impl Model {
         };
         let config: BertConfig = serde_json::from_slice(&read("verifier.json")?)
             .map_err(|e| format!("verifier.json: {e}"))?;
-        let encoder = CrossEncoder::load(&config, &read("verifier.safetensors")?)?;
+        let encoder = CrossEncoder::load_file(&config, &dir.join("verifier.safetensors"))?;
         let mut tokenizer = Tokenizer::from_file(dir.join("verifier-tokenizer.json"))
             .map_err(|e| format!("verifier-tokenizer.json: {e}"))?;
         tokenizer.with_padding(None);

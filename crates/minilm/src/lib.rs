@@ -146,6 +146,12 @@ impl Norm {
 impl MiniLm {
     /// Builds the encoder from `config.json` and the safetensors bytes.
     pub fn load(config: &BertConfig, safetensors: &[u8]) -> Result<Self, String> {
+        let weights = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
+            .map_err(|e| format!("model.safetensors: {e}"))?;
+        Self::from_weights(config, &weights)
+    }
+
+    fn from_weights(config: &BertConfig, weights: &Weights) -> Result<Self, String> {
         if config.hidden_act != "gelu" {
             return Err(format!("unsupported activation {}", config.hidden_act));
         }
@@ -156,33 +162,28 @@ impl MiniLm {
         {
             return Err("hidden_size must divide into the attention heads".into());
         }
-        let weights = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
-            .map_err(|e| format!("model.safetensors: {e}"))?;
         let eps = config.layer_norm_eps;
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
                 let p = format!("encoder.layer.{i}");
                 Ok(Layer {
                     qkv: Dense::load(
-                        &weights,
+                        weights,
                         &[
                             &format!("{p}.attention.self.query"),
                             &format!("{p}.attention.self.key"),
                             &format!("{p}.attention.self.value"),
                         ],
                     )?,
-                    attention_out: Dense::load(
-                        &weights,
-                        &[&format!("{p}.attention.output.dense")],
-                    )?,
+                    attention_out: Dense::load(weights, &[&format!("{p}.attention.output.dense")])?,
                     attention_norm: Norm::load(
-                        &weights,
+                        weights,
                         &format!("{p}.attention.output.LayerNorm"),
                         eps,
                     )?,
-                    up: Dense::load(&weights, &[&format!("{p}.intermediate.dense")])?,
-                    down: Dense::load(&weights, &[&format!("{p}.output.dense")])?,
-                    out_norm: Norm::load(&weights, &format!("{p}.output.LayerNorm"), eps)?,
+                    up: Dense::load(weights, &[&format!("{p}.intermediate.dense")])?,
+                    down: Dense::load(weights, &[&format!("{p}.output.dense")])?,
+                    out_norm: Norm::load(weights, &format!("{p}.output.LayerNorm"), eps)?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -190,10 +191,10 @@ impl MiniLm {
             hidden: config.hidden_size,
             heads: config.num_attention_heads,
             max_positions: config.max_position_embeddings,
-            word: halves(&weights, "embeddings.word_embeddings.weight")?,
-            position: floats(&weights, "embeddings.position_embeddings.weight")?,
-            token_type: floats(&weights, "embeddings.token_type_embeddings.weight")?,
-            norm: Norm::load(&weights, "embeddings.LayerNorm", eps)?,
+            word: halves(weights, "embeddings.word_embeddings.weight")?,
+            position: floats(weights, "embeddings.position_embeddings.weight")?,
+            token_type: floats(weights, "embeddings.token_type_embeddings.weight")?,
+            norm: Norm::load(weights, "embeddings.LayerNorm", eps)?,
             layers,
         };
         let shapes_ok = model.position.len() == model.max_positions * model.hidden
@@ -320,11 +321,12 @@ pub struct CrossEncoder {
 }
 
 impl CrossEncoder {
-    /// Builds the cross-encoder from `config.json` and the safetensors bytes.
-    pub fn load(config: &BertConfig, safetensors: &[u8]) -> Result<Self, String> {
-        let encoder = MiniLm::load(config, safetensors)?;
-        let weights = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
-            .map_err(|e| format!("safetensors: {e}"))?;
+    /// Builds the cross-encoder from `config.json` and a safetensors file
+    /// (read through a memory map, once).
+    pub fn load_file(config: &BertConfig, path: &std::path::Path) -> Result<Self, String> {
+        let weights = candle_core::safetensors::load(path, &Device::Cpu)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let encoder = MiniLm::from_weights(config, &weights)?;
         let weight = floats(&weights, "classifier.weight")?;
         let bias = floats(&weights, "classifier.bias")?;
         if weight.len() != encoder.hidden || bias.len() != 1 {
