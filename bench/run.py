@@ -204,7 +204,8 @@ def wait_cache_ready(port: int) -> None:
 def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> dict:
     """Exact and verified (paraphrase) cache hits served sequentially on one
     connection, against the same question sent straight to the mock."""
-    env = {"CACHE_ENABLED": "true", "CACHE_SEMANTIC": "true", "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
+    env = {"CACHE_ENABLED": "true", "CACHE_SEMANTIC": "true", "CACHE_VERIFIER_PRELOAD": "true",
+           "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
     if redis_url:
         env["REDIS_URL"] = redis_url
     proc, port, _ = start_gateway(gateway_bin, mock_port, env)
@@ -212,13 +213,10 @@ def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> di
         wait_cache_ready(port)
         tag = uuid.uuid4().hex[:6]
         question = f"How do I rotate the API keys of my {tag} service account?"
-        paraphrase = f"What's the way to rotate my {tag} service account's API keys?"
+        paraphrase = f"How can I rotate the API keys of my {tag} service account?"
         timed_posts(port, "gpt-4o-mini", question, 1)  # a miss, stored
         time.sleep(0.2)
         exact = timed_posts(port, "gpt-4o-mini", question, n)
-        # The verifier loads on first need: one paraphrase warms it.
-        timed_posts(port, "gpt-4o-mini", paraphrase, 1)
-        time.sleep(1.0)
         verified = timed_posts(port, "gpt-4o-mini", paraphrase, 1)
         cache = get_json(port, "/metrics")["cache"]
     finally:
