@@ -273,10 +273,12 @@ def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connect
             load_prompts(url, 500, 2, connections, "distinct", CLIENT_KEY)  # warm
             row["distinct light"] = load_prompts(url, 100, duration, connections, "distinct", CLIENT_KEY)
             row["distinct max"] = load_prompts(url, 8000, duration, connections, "distinct", CLIENT_KEY)
+            row["distinct 2000"] = load_prompts(url, 2000, duration, connections, "distinct", CLIENT_KEY)
             row["repeat light"] = load_prompts(url, 100, duration, connections, "repeat", CLIENT_KEY)
             row["repeat max"] = load_prompts(url, 8000, duration, connections, "repeat", CLIENT_KEY)
             row["near light"] = load_prompts(url, 100, duration, connections, "near", CLIENT_KEY)
             row["near max"] = load_prompts(url, 8000, duration, connections, "near", CLIENT_KEY)
+            row["near 2000"] = load_prompts(url, 2000, duration, connections, "near", CLIENT_KEY)
             row["peak_rss_kb"] = rss_kb(proc.pid, "VmHWM")
             row["cache"] = get_json(port, "/metrics").get("cache")
         finally:
@@ -293,7 +295,8 @@ def print_cache_load(r: dict) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in ("cache off", "cache on (default: exact)", "cache on, semantic"):
         row = r[name]
-        for w in ("distinct light", "distinct max", "repeat light", "repeat max", "near light", "near max"):
+        for w in ("distinct light", "distinct max", "distinct 2000", "repeat light", "repeat max", "near light",
+                  "near max", "near 2000"):
             x = row[w]
             print(f"| {name} | {row['idle_rss_kb'] / 1024:.1f} | {row['peak_rss_kb'] / 1024:.1f} | {w} "
                   f"| {x['offered_rps']} | {x['achieved_rps']:.0f} | {x['p50_ms']:.3f} / {x['p99_ms']:.3f} "
