@@ -10,7 +10,7 @@
 //!   places ("litres in a cup" / "cups in a litre", "from the laptop to the
 //!   bucket" / "from the bucket to the laptop").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 const ANTONYMS: &str = include_str!("antonyms.txt");
@@ -58,33 +58,24 @@ fn inflect(word: &str, suffix: &str) -> String {
     format!("{word}{suffix}")
 }
 
-/// Antonym pairs, each as `"a b"` with `a < b`, inflected forms included.
-fn antonyms() -> &'static HashSet<String> {
-    static TABLE: OnceLock<HashSet<String>> = OnceLock::new();
+/// Each word's opposites, inflected forms included.
+fn antonyms() -> &'static HashMap<String, HashSet<String>> {
+    static TABLE: OnceLock<HashMap<String, HashSet<String>>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut set = HashSet::new();
-        for line in ANTONYMS.lines() {
+        let mut table: HashMap<String, HashSet<String>> = HashMap::new();
+        for line in ANTONYMS.lines().filter(|l| !l.starts_with('#')) {
             let mut words = line.split_whitespace();
             let (Some(a), Some(b), None) = (words.next(), words.next(), words.next()) else {
                 continue;
             };
-            if line.starts_with('#') {
-                continue;
-            }
             for suffix in SUFFIXES {
-                set.insert(pair_key(&inflect(a, suffix), &inflect(b, suffix)));
+                let (x, y) = (inflect(a, suffix), inflect(b, suffix));
+                table.entry(x.clone()).or_default().insert(y.clone());
+                table.entry(y).or_default().insert(x);
             }
         }
-        set
+        table
     })
-}
-
-fn pair_key(a: &str, b: &str) -> String {
-    if a <= b {
-        format!("{a} {b}")
-    } else {
-        format!("{b} {a}")
-    }
 }
 
 /// Lower-case words (letters and digits) of a text.
@@ -143,9 +134,11 @@ fn antonym_swap(a: &[String], b: &[String]) -> bool {
         .filter(|w| !a.iter().any(|x| x == w))
         .collect();
     let table = antonyms();
-    only_a
-        .iter()
-        .any(|x| only_b.iter().any(|y| table.contains(&pair_key(x, y))))
+    only_a.iter().any(|x| {
+        table
+            .get(*x)
+            .is_some_and(|opposites| only_b.iter().any(|y| opposites.contains(*y)))
+    })
 }
 
 /// Words with their positions in a prompt.

@@ -394,12 +394,13 @@ impl SemanticCache {
                 Err(e) => tracing::warn!(error = %e, "unreadable cache entry skipped"),
             }
         }
-        let Some(tier) = self.tier_for(&key.text) else {
+        let Some(tier) = self
+            .tier_for(&key.text)
+            .filter(|t| t.embedder.ready().is_ok())
+        else {
             return Ok((None, None));
         };
-        let Some(vector) = self.vector_for(&key.text).await? else {
-            return Ok((None, None));
-        };
+        let vector = self.embed(tier, &key.text).await?;
         let searched = Instant::now();
         let span = self.index_span("search");
         let neighbours = self.index.search(&key.scope, &vector, NEIGHBOURS).await;

@@ -1,6 +1,6 @@
 //! The MiniLM encoder (a small BERT, as all-MiniLM-L6-v2) for one sequence
-//! at a time: mean-pooled sentence vectors, and a [`CrossEncoder`] that
-//! scores a pair of texts read together.
+//! at a time, and the [`CrossEncoder`] built on it that scores a pair of
+//! texts read together.
 //!
 //! Dense layers run on candle's matrix multiply; everything else (embedding
 //! lookup, attention over a few dozen tokens, layer norm, GELU, pooling)
@@ -144,13 +144,7 @@ impl Norm {
 }
 
 impl MiniLm {
-    /// Builds the encoder from `config.json` and the safetensors bytes.
-    pub fn load(config: &BertConfig, safetensors: &[u8]) -> Result<Self, String> {
-        let weights = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
-            .map_err(|e| format!("model.safetensors: {e}"))?;
-        Self::from_weights(config, &weights)
-    }
-
+    /// Builds the encoder from loaded weights named as in `model.safetensors`.
     fn from_weights(config: &BertConfig, weights: &Weights) -> Result<Self, String> {
         if config.hidden_act != "gelu" {
             return Err(format!("unsupported activation {}", config.hidden_act));
@@ -208,20 +202,6 @@ impl MiniLm {
             return Err("model.safetensors does not match config.json".into());
         }
         Ok(model)
-    }
-
-    /// Mean-pooled last hidden state of one sequence of token ids (not
-    /// normalised).
-    pub fn encode(&self, ids: &[u32]) -> Result<Vec<f32>, String> {
-        let h = self.hidden;
-        let x = self.hidden_states(ids, &[])?;
-        let tokens = x.len() / h;
-        let mut pooled = vec![0.0f32; h];
-        for row in x.chunks_exact(h) {
-            pooled.iter_mut().zip(row).for_each(|(p, v)| *p += v);
-        }
-        pooled.iter_mut().for_each(|p| *p /= tokens.max(1) as f32);
-        Ok(pooled)
     }
 
     /// The last hidden state of the first token (`[CLS]`) of a sequence
