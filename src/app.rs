@@ -9,8 +9,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::api::{chat, models, ops};
-use crate::auth::{self, Authenticator};
+use crate::api::{admin, chat, models, ops, usage};
+use crate::auth::{self, Authenticator, OperatorGate};
 use crate::cache::embed::{Embedder, OpenAiEmbedder, StaticEmbedder};
 use crate::cache::index::VectorIndex;
 use crate::cache::memory::MemoryIndex;
@@ -20,6 +20,7 @@ use crate::cache::{SemanticCache, Tier};
 use crate::config::Embeddings;
 use crate::config::{Config, ConfigError};
 use crate::error::GatewayError;
+use crate::keys::Keys;
 use crate::ledger::Ledger;
 use crate::limits::Limits;
 use crate::pricing::Pricing;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub cache: Option<Arc<SemanticCache>>,
     /// Prices and this instance's spend.
     pub ledger: Arc<Ledger>,
+    /// Virtual keys and their budgets.
+    pub keys: Arc<Keys>,
     /// Gateway overhead per request (time not spent waiting on providers).
     pub overhead: Arc<crate::request_log::Overhead>,
 }
@@ -106,7 +109,8 @@ impl AppState {
                         config.store.timeout,
                         config.store.aws.clone(),
                     )
-                    .with_write_timeout(config.store.write_timeout),
+                    .with_write_timeout(config.store.write_timeout)
+                    .with_namespace(&config.namespace),
                 );
                 if config.store.create_table {
                     let creating = dynamo.clone();
@@ -171,6 +175,7 @@ impl AppState {
             let index: Arc<dyn VectorIndex> = match &redis {
                 Some(redis) => Arc::new(RedisIndex::new(
                     redis.clone(),
+                    &config.namespace,
                     embedder.id(),
                     embedder.dim(),
                 )),
@@ -190,16 +195,19 @@ impl AppState {
             });
             Arc::new(SemanticCache::new(index, semantic, c))
         });
-        let ledger = Arc::new(Ledger::new(
-            pricing,
-            store,
-            limits,
-            config.alert_tiers.clone(),
+        let keys = Arc::new(Keys::new(
+            store.clone(),
+            config.key_cache_ttl,
+            config.limit_fail,
         ));
+        let ledger = Arc::new(
+            Ledger::new(pricing, store, limits, config.alert_tiers.clone()).with_keys(keys.clone()),
+        );
         ledger.start_retries();
         Ok(Self {
             overhead: Arc::default(),
             ledger,
+            keys,
             cache,
             redis,
             shared,
@@ -225,24 +233,55 @@ impl AppState {
     }
 }
 
-/// The gateway's routes and middleware. `/v1/*` and the metrics (spend
-/// and traffic are the operator's business) need a client key when keys
-/// are configured; `/health` and `/ready` do not.
+/// The gateway's routes and middleware. `/v1/*` needs a client key when
+/// keys are configured; `/admin/*` and the metrics (spend and traffic are
+/// the operator's business) need the operator's key; `/health` and
+/// `/ready` need nothing.
 pub fn router(state: AppState) -> Router {
-    let authenticator = Arc::new(Authenticator::new(&state.config.auth));
+    let authenticator = Arc::new(Authenticator::new(
+        &state.config.auth,
+        state.config.admin_key.as_ref(),
+        state.keys.clone(),
+    ));
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/chat/completions", post(chat::completions))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
+        .route("/v1/usage", get(usage::own))
+        .route_layer(middleware::from_fn_with_state(
+            authenticator.clone(),
+            auth::require_key,
+        ));
+    let metrics = Router::new()
         .route("/metrics", get(ops::metrics))
         .route("/metrics/costs", get(ops::costs))
         .route_layer(middleware::from_fn_with_state(
-            authenticator,
-            auth::require_key,
+            OperatorGate {
+                auth: authenticator.clone(),
+                strict: false,
+            },
+            auth::require_operator,
+        ));
+    let operator = Router::new()
+        .route("/admin/keys", post(admin::create).get(admin::list))
+        .route(
+            "/admin/keys/{id}",
+            get(admin::show).patch(admin::update).delete(admin::revoke),
+        )
+        .route("/admin/keys/{id}/rotate", post(admin::rotate))
+        .route("/admin/keys/{id}/usage", get(admin::usage))
+        .route_layer(middleware::from_fn_with_state(
+            OperatorGate {
+                auth: authenticator,
+                strict: true,
+            },
+            auth::require_operator,
         ));
     Router::new()
         .merge(v1)
+        .merge(metrics)
+        .merge(operator)
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .fallback(unknown_endpoint)

@@ -1,5 +1,9 @@
-//! Client authentication: gateway API keys compared in constant time, and
-//! the request id every response carries.
+//! Who is calling: client keys (static ones from `GATEWAY_API_KEYS`, or
+//! virtual keys from the store), the operator's key, and the request id
+//! every response carries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -9,11 +13,36 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{AuthMode, Secret};
 use crate::error::GatewayError;
+use crate::keys::record::digest;
+use crate::keys::{KeyRecord, Keys};
 
-/// Which configured key a request used: `key-1`, `key-2`, … (never the key
-/// itself), or `anonymous` when auth is off. Used to scope data per tenant.
+/// The client behind a request. `id` is stable for as long as the key
+/// exists (never its position in a list): `sk_<16 hex of SHA-256(key)>`
+/// for a static key, `vk_<id>` for a virtual key (unchanged by rotation),
+/// `anonymous` when auth is off. Cache entries, limits, spend and logs are
+/// scoped by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tenant(pub String);
+pub struct Tenant {
+    /// The stable id.
+    pub id: String,
+    /// The virtual key's policy (models, limits, budgets), if it is one.
+    pub key: Option<Arc<KeyRecord>>,
+}
+
+impl Tenant {
+    /// A tenant without a policy.
+    pub fn plain(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            key: None,
+        }
+    }
+}
+
+/// The tenant id of a static key.
+pub fn static_tenant(key: &str) -> String {
+    format!("sk_{}", &digest(key)[..16])
+}
 
 /// The request id: the client's `x-request-id` if it is sane, else a new one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,39 +51,110 @@ pub struct RequestId(pub String);
 /// Header carrying the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Checks client keys.
-#[derive(Debug, Clone)]
+/// Checks client and operator keys.
 pub struct Authenticator {
-    keys: Option<Vec<Secret>>,
+    /// Auth is off: requests without a valid key are `anonymous`.
+    open: bool,
+    /// Static keys by the SHA-256 of the key: their tenant ids.
+    statics: HashMap<String, String>,
+    /// SHA-256 of the operator's key.
+    admin: Option<String>,
+    keys: Arc<Keys>,
 }
 
 impl Authenticator {
-    /// From the configured mode; `Unset` and `Disabled` let every request in.
-    pub fn new(mode: &AuthMode) -> Self {
+    /// From the configured mode, the operator key and the virtual keys.
+    pub fn new(mode: &AuthMode, admin: Option<&Secret>, keys: Arc<Keys>) -> Self {
+        let (open, statics) = match mode {
+            AuthMode::Keys(list) => (
+                false,
+                list.iter()
+                    .map(|k| (digest(k.expose()), static_tenant(k.expose())))
+                    .collect(),
+            ),
+            AuthMode::Unset | AuthMode::Disabled => (true, HashMap::new()),
+        };
         Self {
-            keys: match mode {
-                AuthMode::Keys(keys) => Some(keys.clone()),
-                AuthMode::Unset | AuthMode::Disabled => None,
-            },
+            open,
+            statics,
+            admin: admin.map(|k| digest(k.expose())),
+            keys,
         }
     }
 
-    /// The tenant of a request, or `Unauthorized`. Every key is compared, so
-    /// timing does not tell which key nearly matched.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, GatewayError> {
-        let Some(keys) = &self.keys else {
-            return Ok(Tenant("anonymous".to_owned()));
+    /// The tenant of a request to a client endpoint, or why not. A static
+    /// key is found by its digest (no comparison that could leak timing);
+    /// a virtual key by the id inside it, then its digest is compared in
+    /// constant time.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, GatewayError> {
+        let Some(presented) = presented_key(headers) else {
+            return if self.open {
+                Ok(Tenant::plain("anonymous"))
+            } else {
+                Err(GatewayError::Unauthorized)
+            };
         };
-        let presented = presented_key(headers).ok_or(GatewayError::Unauthorized)?;
-        let mut matched = None;
-        for (i, key) in keys.iter().enumerate() {
-            if bool::from(key.expose().as_bytes().ct_eq(presented.as_bytes())) {
-                matched = Some(i);
-            }
+        if Keys::is_virtual(presented) {
+            let record = self.keys.resolve(presented).await?;
+            return Ok(Tenant {
+                id: record.tenant(),
+                key: Some(record),
+            });
         }
-        matched
-            .map(|i| Tenant(format!("key-{}", i + 1)))
-            .ok_or(GatewayError::Unauthorized)
+        let hashed = digest(presented);
+        if let Some(id) = self.statics.get(&hashed) {
+            return Ok(Tenant::plain(id.clone()));
+        }
+        if self.open {
+            return Ok(Tenant::plain("anonymous"));
+        }
+        if self.is_admin(&hashed) {
+            return Err(GatewayError::Forbidden {
+                message: "the operator key cannot call client endpoints; use a client key".into(),
+                code: "client_key_required",
+            });
+        }
+        Err(GatewayError::Unauthorized)
+    }
+
+    fn is_admin(&self, hashed: &str) -> bool {
+        self.admin
+            .as_ref()
+            .is_some_and(|a| bool::from(a.as_bytes().ct_eq(hashed.as_bytes())))
+    }
+
+    /// Admits the operator to an operator endpoint. Without an operator
+    /// key configured, `/metrics` is open only while client auth is off
+    /// (`strict = false`), and `/admin` is closed.
+    pub async fn operator(&self, headers: &HeaderMap, strict: bool) -> Result<(), GatewayError> {
+        let presented = presented_key(headers);
+        if self.admin.is_none() {
+            if self.open && !strict {
+                return Ok(());
+            }
+            return Err(GatewayError::Forbidden {
+                message: "operator endpoints need GATEWAY_ADMIN_KEY to be configured".into(),
+                code: "operator_key_required",
+            });
+        }
+        let Some(presented) = presented else {
+            return Err(GatewayError::Unauthorized);
+        };
+        if self.is_admin(&digest(presented)) {
+            return Ok(());
+        }
+        match self.authenticate(headers).await {
+            Ok(_) if presented_key(headers).is_some() && !self.open => {
+                Err(GatewayError::Forbidden {
+                    message: "this endpoint needs the operator key".into(),
+                    code: "operator_key_required",
+                })
+            }
+            Err(e @ (GatewayError::KeyRefused { .. } | GatewayError::StoreUnavailable { .. })) => {
+                Err(e)
+            }
+            _ => Err(GatewayError::Unauthorized),
+        }
     }
 }
 
@@ -68,14 +168,15 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
 
-/// Middleware: rejects unauthenticated requests with a 401 OpenAI error.
+/// Middleware: rejects requests without a valid client key (401, or 403
+/// for the operator's key) with an OpenAI error.
 pub async fn require_key(
-    State(auth): State<std::sync::Arc<Authenticator>>,
+    State(auth): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let started = std::time::Instant::now();
-    match auth.authenticate(request.headers()) {
+    match auth.authenticate(request.headers()).await {
         Ok(tenant) => {
             request.extensions_mut().insert(tenant);
             next.run(request).await
@@ -85,6 +186,29 @@ pub async fn require_key(
             crate::request_log::refused(response.status().as_u16(), started.elapsed());
             response
         }
+    }
+}
+
+/// The operator gate's state: the keys, and whether it stays shut when no
+/// operator key is configured.
+#[derive(Clone)]
+pub struct OperatorGate {
+    /// The key checks.
+    pub auth: Arc<Authenticator>,
+    /// Shut without an operator key even while client auth is off.
+    pub strict: bool,
+}
+
+/// Middleware: operator endpoints need the operator's key (403 for a
+/// client key, 401 for none or a wrong one).
+pub async fn require_operator(
+    State(gate): State<OperatorGate>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match gate.auth.operator(request.headers(), gate.strict).await {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -117,7 +241,11 @@ fn is_sane_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::limits::FailMode;
+    use crate::store::memory::MemoryStore;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -127,23 +255,35 @@ mod tests {
         h
     }
 
-    #[test]
-    fn keys_are_checked() {
-        let auth = Authenticator::new(&AuthMode::Keys(vec![
-            Secret::new("key-aaaaaaaaaaaaaaaa"),
-            Secret::new("key-bbbbbbbbbbbbbbbb"),
-        ]));
-        let ok = auth
-            .authenticate(&headers(&[(
-                "authorization",
-                "Bearer key-bbbbbbbbbbbbbbbb",
-            )]))
-            .expect("valid key");
-        assert_eq!(ok, Tenant("key-2".into()));
-        let ok = auth
-            .authenticate(&headers(&[("x-api-key", "key-aaaaaaaaaaaaaaaa")]))
-            .expect("x-api-key");
-        assert_eq!(ok, Tenant("key-1".into()));
+    fn keys() -> Arc<Keys> {
+        Arc::new(Keys::new(
+            Arc::new(MemoryStore::default()),
+            Duration::from_secs(5),
+            FailMode::Open,
+        ))
+    }
+
+    fn auth(list: &[&str], admin: Option<&str>) -> Authenticator {
+        let mode = AuthMode::Keys(list.iter().map(|k| Secret::new(*k)).collect());
+        Authenticator::new(&mode, admin.map(Secret::new).as_ref(), keys())
+    }
+
+    #[tokio::test]
+    async fn tenants_come_from_the_key_not_its_position() {
+        let a = "key-aaaaaaaaaaaaaaaa";
+        let b = "key-bbbbbbbbbbbbbbbb";
+        let one = auth(&[a, b], None);
+        let other_order = auth(&[b, "key-cccccccccccccccc", a], None);
+        for presented in [
+            headers(&[("authorization", "Bearer key-bbbbbbbbbbbbbbbb")]),
+            headers(&[("x-api-key", "key-bbbbbbbbbbbbbbbb")]),
+        ] {
+            let t1 = one.authenticate(&presented).await.expect("valid");
+            let t2 = other_order.authenticate(&presented).await.expect("valid");
+            assert_eq!(t1, t2);
+            assert_eq!(t1.id, static_tenant(b));
+            assert!(t1.id.starts_with("sk_") && !t1.id.contains("bbbb"));
+        }
         for bad in [
             vec![],
             vec![("authorization", "Bearer key-cccccccccccccccc")],
@@ -152,19 +292,43 @@ mod tests {
             vec![("authorization", "Bearer key-aaaaaaaaaaaaaaa")],
         ] {
             assert!(matches!(
-                auth.authenticate(&headers(&bad)),
+                one.authenticate(&headers(&bad)).await,
                 Err(GatewayError::Unauthorized)
             ));
         }
     }
 
-    #[test]
-    fn open_modes_let_everyone_in() {
+    #[tokio::test]
+    async fn the_operator_key_opens_operator_endpoints_only() {
+        let gate = auth(&["key-aaaaaaaaaaaaaaaa"], Some("admin-0123456789abcdef"));
+        let admin = headers(&[("authorization", "Bearer admin-0123456789abcdef")]);
+        let client = headers(&[("authorization", "Bearer key-aaaaaaaaaaaaaaaa")]);
+        assert!(gate.operator(&admin, true).await.is_ok());
+        assert!(matches!(
+            gate.operator(&client, true).await,
+            Err(GatewayError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            gate.operator(&HeaderMap::new(), false).await,
+            Err(GatewayError::Unauthorized)
+        ));
+        assert!(matches!(
+            gate.authenticate(&admin).await,
+            Err(GatewayError::Forbidden { .. })
+        ));
+        // No operator key: metrics are closed once client keys exist.
+        let none = auth(&["key-aaaaaaaaaaaaaaaa"], None);
+        assert!(none.operator(&client, false).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn open_modes_let_everyone_in() {
         for mode in [AuthMode::Unset, AuthMode::Disabled] {
-            let tenant = Authenticator::new(&mode)
-                .authenticate(&HeaderMap::new())
-                .expect("open");
-            assert_eq!(tenant.0, "anonymous");
+            let open = Authenticator::new(&mode, None, keys());
+            let tenant = open.authenticate(&HeaderMap::new()).await.expect("open");
+            assert_eq!(tenant.id, "anonymous");
+            assert!(open.operator(&HeaderMap::new(), false).await.is_ok());
+            assert!(open.operator(&HeaderMap::new(), true).await.is_err());
         }
     }
 

@@ -76,6 +76,20 @@ pub enum LogFormat {
     Text,
 }
 
+/// Bounds on the local server's client connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `MAX_CONNECTIONS`: open connections at most; more wait in the
+    /// listen backlog.
+    pub max: usize,
+    /// `HEADER_READ_TIMEOUT_SECONDS`: a request head must arrive within it;
+    /// it is also the idle timeout: a new connection that sends nothing and
+    /// a kept-alive one with no next request are closed after it.
+    pub header_read: Duration,
+    /// `BODY_READ_TIMEOUT_SECONDS`: a request body must arrive within it.
+    pub body_read: Duration,
+}
+
 /// How clients authenticate to the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMode {
@@ -256,6 +270,17 @@ pub struct Config {
     pub port: u16,
     /// `GATEWAY_API_KEYS` / `GATEWAY_AUTH`.
     pub auth: AuthMode,
+    /// `GATEWAY_ADMIN_KEY`: the operator's key (`/admin`, `/metrics`).
+    pub admin_key: Option<Secret>,
+    /// `GATEWAY_NAMESPACE`: prefixes this deployment's store items, limit
+    /// keys and cache index, so deployments sharing them never mix.
+    pub namespace: String,
+    /// `GATEWAY_KEY_CACHE_SECONDS`: how long a virtual key (and a key's
+    /// spend) is served from memory; a revocation reaches every instance
+    /// within it.
+    pub key_cache_ttl: Duration,
+    /// Local server connection bounds.
+    pub connections: ConnectionLimits,
     /// `MAX_REQUEST_BYTES`: largest accepted request body.
     pub max_request_bytes: usize,
     /// How the upstream HTTP clients are built and shared.
@@ -397,6 +422,49 @@ impl Config {
             (_, Some(list)) => AuthMode::Keys(parse_keys(&list)?),
             (_, None) => AuthMode::Unset,
         };
+        let admin_key = var("GATEWAY_ADMIN_KEY")
+            .map(|k| check_header_safe("GATEWAY_ADMIN_KEY", k))
+            .transpose()?
+            .map(Secret::new);
+        if let Some(admin) = &admin_key {
+            if admin.expose().len() < 16 {
+                return Err(ConfigError::new(
+                    "GATEWAY_ADMIN_KEY",
+                    "must be at least 16 characters",
+                ));
+            }
+            if matches!(&auth, AuthMode::Keys(keys) if keys.contains(admin)) {
+                return Err(ConfigError::new(
+                    "GATEWAY_ADMIN_KEY",
+                    "must not also be a client key in GATEWAY_API_KEYS",
+                ));
+            }
+        }
+        // An operator key alone means virtual keys only: clients need one.
+        let auth = match auth {
+            AuthMode::Unset if admin_key.is_some() => AuthMode::Keys(Vec::new()),
+            other => other,
+        };
+        let namespace = var("GATEWAY_NAMESPACE").unwrap_or_else(|| "gateway".to_owned());
+        if namespace.len() > 64
+            || !namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(ConfigError::new(
+                "GATEWAY_NAMESPACE",
+                "must be 1 to 64 of A-Z a-z 0-9 - _ .",
+            ));
+        }
+        let key_cache_ttl = seconds(&var, "GATEWAY_KEY_CACHE_SECONDS", 5)?;
+        let connections = ConnectionLimits {
+            max: parse_var(&var, "MAX_CONNECTIONS", "4096", "a whole number")?,
+            header_read: seconds(&var, "HEADER_READ_TIMEOUT_SECONDS", 10)?,
+            body_read: seconds(&var, "BODY_READ_TIMEOUT_SECONDS", 60)?,
+        };
+        if connections.max == 0 {
+            return Err(ConfigError::new("MAX_CONNECTIONS", "must be at least 1"));
+        }
 
         let file = match var("GATEWAY_CONFIG") {
             Some(path) => load_file(PathBuf::from(path))?,
@@ -518,6 +586,10 @@ impl Config {
             host,
             port,
             auth,
+            admin_key,
+            namespace,
+            key_cache_ttl,
+            connections,
             max_request_bytes,
             upstream,
             timeouts,

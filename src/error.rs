@@ -22,6 +22,38 @@ pub enum GatewayError {
     /// Missing or wrong gateway API key.
     #[error("invalid or missing API key")]
     Unauthorized,
+    /// A virtual key whose secret matched but that may no longer be used.
+    #[error("this API key {reason}")]
+    KeyRefused {
+        /// `has been revoked` or `has expired`.
+        reason: &'static str,
+    },
+    /// The key is valid but may not do this.
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        /// `model_not_allowed`, `operator_key_required`, …
+        code: &'static str,
+    },
+    /// The key's budget for a period is spent.
+    #[error("the {period} budget of this API key (${budget}) is spent")]
+    BudgetExceeded {
+        /// `daily`, `monthly` or `total`.
+        period: &'static str,
+        /// The budget, USD.
+        budget: String,
+        /// Seconds until the period ends, when it does.
+        retry_after: Option<u64>,
+    },
+    /// No virtual key has this id.
+    #[error("no key with id '{id}'")]
+    KeyNotFound { id: String },
+    /// The store holding keys or totals could not be read.
+    #[error("{what} unavailable: {detail}")]
+    StoreUnavailable { what: &'static str, detail: String },
+    /// The request body did not arrive in time.
+    #[error("the request body was not received in time")]
+    RequestTimeout,
     /// The body is larger than `MAX_REQUEST_BYTES`.
     #[error("request body exceeds the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -91,9 +123,14 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::KeyRefused { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound { .. }
+            | Self::KeyNotFound { .. }
             | Self::ProviderNotConfigured { .. }
             | Self::UnknownEndpoint { .. } => StatusCode::NOT_FOUND,
             Self::Upstream { status, .. } => upstream_status(*status),
@@ -123,6 +160,7 @@ impl GatewayError {
         match self {
             Self::Upstream { retry_after, .. } => *retry_after,
             Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::BudgetExceeded { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -140,8 +178,12 @@ impl GatewayError {
     }
 
     fn error_type(&self) -> &'static str {
+        if let Self::BudgetExceeded { .. } = self {
+            return "insufficient_quota";
+        }
         match self.status().as_u16() {
             401 => "authentication_error",
+            403 => "permission_error",
             429 => "rate_limit_error",
             400..=499 => "invalid_request_error",
             _ => "api_error",
@@ -151,7 +193,12 @@ impl GatewayError {
     fn code(&self) -> Option<&'static str> {
         Some(match self {
             Self::InvalidRequest { .. } => return None,
-            Self::Unauthorized => "invalid_api_key",
+            Self::Unauthorized | Self::KeyRefused { .. } => "invalid_api_key",
+            Self::Forbidden { code, .. } => code,
+            Self::BudgetExceeded { .. } => "budget_exceeded",
+            Self::KeyNotFound { .. } => "key_not_found",
+            Self::RequestTimeout => "request_timeout",
+            Self::StoreUnavailable { .. } => "store_unavailable",
             Self::PayloadTooLarge { .. } => "request_too_large",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::ProviderNotConfigured { .. } => "provider_not_configured",
@@ -250,6 +297,11 @@ impl IntoResponse for GatewayError {
         );
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        // OpenAI's SDKs honour this: retrying cannot help a spent budget
+        // or a refused permission.
+        if matches!(self, Self::BudgetExceeded { .. } | Self::Forbidden { .. }) {
+            headers.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         response
     }

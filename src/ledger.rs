@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::api::types::Usage;
+use crate::keys::Keys;
 use crate::limits::{Limits, Reservation};
 use crate::pricing::{Cost, Pricing};
 use crate::store::{CostRecord, Running, Store, Written};
@@ -31,7 +32,13 @@ pub struct Ledger {
     /// Records the store refused, written again once it answers.
     backlog: Mutex<VecDeque<CostRecord>>,
     draining: AtomicBool,
+    /// Budget checks, told of each tenant's totals after a write.
+    keys: Option<Arc<Keys>>,
 }
+
+/// Most (provider, model) pairs counted apart in `/metrics`: model names
+/// can be chosen by clients; past this they count as `other`.
+const MAX_MODELS: usize = 1_000;
 
 /// Most cost records kept for a store that is down (about 150 bytes each);
 /// past it the oldest are logged for reconciliation and dropped.
@@ -128,7 +135,8 @@ impl Settlement {
     }
 }
 
-fn today() -> String {
+/// Today's UTC day, `YYYY-MM-DD`.
+pub fn today() -> String {
     let days = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 86_400);
@@ -180,7 +188,27 @@ impl Ledger {
             in_flight: Arc::new(InFlight::default()),
             backlog: Mutex::new(VecDeque::new()),
             draining: AtomicBool::new(false),
+            keys: None,
         }
+    }
+
+    /// Tells `keys` of every tenant's totals after each write, so budget
+    /// checks on this instance see its own spend at once.
+    #[must_use]
+    pub fn with_keys(mut self, keys: Arc<Keys>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// A record is in the totals: alert tiers and budgets learn of it.
+    async fn written(&self, record: &CostRecord, running: Running) {
+        self.persisted.fetch_add(1, Ordering::Relaxed);
+        if let Some(keys) = &self.keys
+            && !record.tenant.is_empty()
+        {
+            keys.spent(&record.tenant, &record.day, running.tenant);
+        }
+        self.check_tiers(record, running).await;
     }
 
     /// Retries the backlog every second in the background, for as long as
@@ -221,10 +249,7 @@ impl Ledger {
                 break;
             };
             match self.store.add_cost(&mut record).await {
-                Ok(running) => {
-                    self.persisted.fetch_add(1, Ordering::Relaxed);
-                    self.check_tiers(&record, running).await;
-                }
+                Ok(running) => self.written(&record, running).await,
                 Err(_) => {
                     if let Ok(mut b) = self.backlog.lock() {
                         b.push_front(record);
@@ -301,14 +326,18 @@ impl Ledger {
         &self.store
     }
 
-    /// The work left once a request is over.
+    /// The work left once a request is over: `priced` is the provider,
+    /// model and cost of an answered request, `usage` its tokens, `tenant`
+    /// the client key it is billed to.
     pub fn settlement(
         self: &Arc<Self>,
         request_id: &str,
+        tenant: &str,
         priced: Option<(&str, &str, Cost)>,
+        usage: Option<&Usage>,
         reservations: Vec<Reservation>,
-        tokens: Option<u64>,
     ) -> Settlement {
+        let tokens = usage.map(|u| u.total_tokens);
         let record = priced
             .filter(|(_, _, cost)| cost.0 > 0)
             .map(|(provider, model, cost)| CostRecord {
@@ -317,6 +346,9 @@ impl Ledger {
                 day: today(),
                 picodollars: cost.0,
                 request_id: request_id.to_owned(),
+                tenant: tenant.to_owned(),
+                prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
+                completion_tokens: usage.map_or(0, |u| u.completion_tokens),
                 written: Written::default(),
             });
         if record.is_none() && reservations.is_empty() {
@@ -344,8 +376,7 @@ impl Ledger {
             }
             match self.store.add_cost(&mut record).await {
                 Ok(running) => {
-                    self.persisted.fetch_add(1, Ordering::Relaxed);
-                    self.check_tiers(&record, running).await;
+                    self.written(&record, running).await;
                     return;
                 }
                 Err(e) => last = Some(e),
@@ -427,9 +458,11 @@ impl Ledger {
         };
         self.spent.fetch_add(cost.0, Ordering::Relaxed);
         if let Ok(mut by_model) = self.by_model.lock() {
-            let entry = by_model
-                .entry((provider.to_owned(), model.to_owned()))
-                .or_default();
+            let mut name = (provider.to_owned(), model.to_owned());
+            if by_model.len() >= MAX_MODELS && !by_model.contains_key(&name) {
+                name = ("other".to_owned(), "other".to_owned());
+            }
+            let entry = by_model.entry(name).or_default();
             entry.requests += 1;
             entry.cost = entry.cost.saturating_add(cost.0);
         }

@@ -59,6 +59,7 @@ pub struct Limits {
     store: Arc<dyn Store>,
     providers: BTreeMap<ProviderId, LimitFile>,
     per_key: Option<LimitFile>,
+    enabled: bool,
     fail: FailMode,
     denied: AtomicU64,
     store_errors: AtomicU64,
@@ -104,6 +105,7 @@ impl Limits {
             store,
             providers,
             per_key,
+            enabled,
             fail,
             denied: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
@@ -131,13 +133,18 @@ impl Limits {
         }
     }
 
-    /// Takes one request and `tokens()` from a gateway key's buckets.
+    /// Takes one request and `tokens()` from a client key's buckets: the
+    /// key's own limits (`own`, a virtual key's) or else `[limits.per_key]`.
     pub async fn tenant(
         &self,
         tenant: &str,
+        own: Option<LimitFile>,
         tokens: impl FnOnce() -> u64,
     ) -> Result<Option<Reservation>, Denied> {
-        match self.per_key {
+        if !self.enabled {
+            return Ok(None);
+        }
+        match own.or(self.per_key) {
             Some(limit) if !tenant.is_empty() => {
                 self.take(&format!("key#{tenant}"), limit, tokens).await
             }

@@ -235,12 +235,12 @@ impl RequestLog {
             }
             _ => None,
         };
-        let tokens = self.usage.as_ref().map(|u| u.total_tokens);
         self.ledger.settlement(
             &self.request_id,
+            &self.tenant,
             priced,
+            self.usage.as_ref(),
             std::mem::take(&mut self.reservations),
-            tokens,
         )
     }
 

@@ -3,11 +3,14 @@
 use std::io;
 use std::net::SocketAddr;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::app::{self, AppState};
 use crate::config::AuthMode;
@@ -17,7 +20,7 @@ use crate::config::AuthMode;
 pub enum ServeError {
     /// No client keys on a non-loopback address.
     #[error(
-        "refusing to serve on {0} without client keys: set GATEWAY_API_KEYS, bind HOST to a loopback address, or set GATEWAY_AUTH=none"
+        "refusing to serve on {0} without client keys: set GATEWAY_API_KEYS or GATEWAY_ADMIN_KEY, or bind HOST to a loopback address"
     )]
     Unprotected(SocketAddr),
     /// Binding or serving failed.
@@ -51,17 +54,20 @@ pub async fn serve(
         source,
     })?;
     match state.config.auth {
-        AuthMode::Unset if !addr.ip().is_loopback() => return Err(ServeError::Unprotected(addr)),
+        AuthMode::Unset | AuthMode::Disabled if !addr.ip().is_loopback() => {
+            return Err(ServeError::Unprotected(addr));
+        }
         AuthMode::Unset => tracing::warn!(
             %addr,
             "no GATEWAY_API_KEYS set: client authentication is off; serving on loopback only"
         ),
         AuthMode::Disabled => {
-            tracing::warn!(%addr, "GATEWAY_AUTH=none: client authentication is off")
+            tracing::warn!(%addr, "GATEWAY_AUTH=none: client authentication is off; serving on loopback only")
         }
         AuthMode::Keys(_) => {}
     }
     let grace = state.config.shutdown_grace;
+    let limits = state.config.connections;
     let providers: Vec<&str> = state.providers.keys().map(|p| p.as_str()).collect();
     tracing::info!(%addr, ?providers, "gateway listening");
 
@@ -72,13 +78,31 @@ pub async fn serve(
     // An HTTP/1.1 request head must fit in one 8 KB read buffer, which then
     // never grows: at 1,000 open streams that is 8 MB less than hyper's
     // default (the buffer doubles to 16 KB once a body is waiting in it).
-    builder.http1().max_buf_size(MAX_HEAD_BYTES);
+    // A request head must arrive within the header timeout, which also
+    // closes a keep-alive connection that sends nothing for that long.
+    builder
+        .http1()
+        .max_buf_size(MAX_HEAD_BYTES)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.body_read)
+        .keep_alive_timeout(limits.header_read);
     let connections = GracefulShutdown::new();
+    // One permit per open connection: at the cap, new clients wait in the
+    // listen backlog instead of taking descriptors and memory.
+    let permits = Arc::new(Semaphore::new(limits.max));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let tcp = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+        let accepted = async {
+            let permit = permits.clone().acquire_owned().await;
+            (permit, listener.accept().await)
+        };
+        let (permit, tcp) = tokio::select! {
+            (permit, accepted) = accepted => match accepted {
+                Ok((tcp, _)) => (permit, tcp),
                 Err(e) => {
                     accept_failed(e).await;
                     continue;
@@ -87,10 +111,25 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
-            .into_owned();
-        tokio::spawn(connections.watch(connection));
+        let builder = builder.clone();
+        let service = service.clone();
+        let watcher = connections.watcher();
+        tokio::spawn(async move {
+            // The protocol is read from the first bytes, before any HTTP
+            // timer runs: a client that sends nothing is dropped here.
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(limits.header_read, tcp.peek(&mut first)).await,
+                Ok(Ok(1..))
+            ) {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                .into_owned();
+            let _ = watcher.watch(connection).await;
+            drop(permit);
+        });
     }
     drop(listener);
     tracing::info!(

@@ -37,7 +37,7 @@ async fn costs(h: &Harness) -> (u16, Value) {
     let response = h
         .http
         .get(h.url("/metrics/costs?days=1"))
-        .bearer_auth(common::CLIENT_KEY)
+        .bearer_auth(common::ADMIN_KEY)
         .send()
         .await
         .expect("sent");

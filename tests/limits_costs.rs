@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CLIENT_KEY, Harness, chat_body, dynamodb_env, header, json_of};
+use common::{Harness, chat_body, dynamodb_env, header, json_of};
 use futures_util::future::join_all;
 use llm_gateway::store::dynamodb::DynamoStore;
 use llm_gateway::store::memory::MemoryStore;
@@ -144,19 +144,27 @@ async fn partial_write_suite(store: Arc<dyn Store>) {
         day: day.clone(),
         picodollars,
         request_id: request_id.into(),
+        tenant: "vk_0123456789abcdef".into(),
+        prompt_tokens: 3,
+        completion_tokens: 2,
         written: Written::default(),
     };
     let mut first = record(5, "first");
     let running = store.add_cost(&mut first).await.expect("added");
     assert_eq!((running.overall, running.day), (5, 5));
+    assert_eq!(running.tenant, [5, 5, 5]);
     assert_eq!(first.written.overall, Some(5));
     assert_eq!(first.written.day, Some(5));
+    assert_eq!(first.written.tenant, [Some(5); 3]);
 
-    // The overall add landed, the day's did not: the retry adds 7 once.
+    // The overall and the tenant's all-time adds landed, the others did
+    // not: the retry adds 7 once to each of those.
     let mut second = record(7, "second");
     second.written.overall = Some(12);
+    second.written.tenant[0] = Some(12);
     let running = store.add_cost(&mut second).await.expect("added");
     assert_eq!((running.overall, running.day), (12, 12));
+    assert_eq!(running.tenant, [12, 12, 12]);
     // Retried once more after success: nothing changes.
     store.add_cost(&mut second).await.expect("no-op");
 
@@ -172,6 +180,33 @@ async fn partial_write_suite(store: Arc<dyn Store>) {
     let (_, totals) = &days[0];
     assert_eq!(totals.picodollars, 12);
     assert_eq!(totals.requests, 2);
+
+    let periods = llm_gateway::store::periods(&day);
+    let tenant = store
+        .tenant_totals("vk_0123456789abcdef", &periods)
+        .await
+        .expect("tenant totals");
+    let got: Vec<(&str, u64, u64, u64)> = tenant
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.picodollars, t.requests, t.prompt_tokens))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("TOTAL", 5, 1, 3),
+            ("MONTH#2026-11", 12, 2, 6),
+            ("DAY#2026-11-27", 12, 2, 6)
+        ]
+    );
+    assert_eq!(tenant[2].1.tokens_by_model["gpt-4o-mini"], 10);
+    assert!(
+        store
+            .tenant_totals("vk_ffffffffffffffff", &periods)
+            .await
+            .expect("read")
+            .is_empty(),
+        "another tenant has nothing"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +227,7 @@ async fn get(h: &Harness, path: &str) -> Value {
     json_of(
         h.http
             .get(h.url(path))
-            .bearer_auth(CLIENT_KEY)
+            .bearer_auth(common::ADMIN_KEY)
             .send()
             .await
             .expect("sent"),
@@ -443,7 +478,7 @@ async fn store_down_fails_open_or_closed() {
     let costs = closed
         .http
         .get(closed.url("/metrics/costs"))
-        .bearer_auth(CLIENT_KEY)
+        .bearer_auth(common::ADMIN_KEY)
         .send()
         .await
         .expect("sent");

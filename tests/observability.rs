@@ -333,7 +333,10 @@ async fn log_lines_are_json_with_the_documented_fields_and_no_secrets() {
         ] {
             assert!(!fields[field].is_null(), "{field} missing: {fields}");
         }
-        assert_eq!(fields["tenant"], "key-1");
+        assert_eq!(
+            fields["tenant"],
+            llm_gateway::auth::static_tenant(common::CLIENT_KEY)
+        );
         assert_eq!(fields["status"], 200);
         assert!(fields["prompt"].is_null() && fields["completion"].is_null());
     }

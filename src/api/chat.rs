@@ -54,13 +54,11 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         .extensions
         .get::<RequestId>()
         .map_or("", |r| r.0.as_str());
-    let tenant = parts
-        .extensions
-        .get::<Tenant>()
-        .map_or("", |t| t.0.as_str());
+    let tenant = parts.extensions.get::<Tenant>();
+    let tenant_id = tenant.map_or("", |t| t.id.as_str());
     let mut log = RequestLog::start(
         id,
-        tenant,
+        tenant_id,
         started,
         state.ledger.clone(),
         state.overhead.clone(),
@@ -247,14 +245,34 @@ async fn serve(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    tenant: &str,
+    tenant: Option<&Tenant>,
     log: &mut RequestLog,
     meta: &mut RouteMeta,
     started: Instant,
 ) -> Result<Served, GatewayError> {
-    let bytes = read_body(headers, body, state.config.max_request_bytes).await?;
+    let bytes = read_body(
+        headers,
+        body,
+        state.config.max_request_bytes,
+        state.config.connections.body_read,
+    )
+    .await?;
     let mut request = parse_request(&bytes)?;
     log.requested(&request.model);
+    let key = tenant.and_then(|t| t.key.as_deref());
+    let tenant = tenant.map_or("", |t| t.id.as_str());
+    if let Some(key) = key {
+        if !key.allows(&request.model) {
+            return Err(GatewayError::Forbidden {
+                message: format!(
+                    "this API key may not use the model '{}'",
+                    request.model.chars().take(200).collect::<String>()
+                ),
+                code: "model_not_allowed",
+            });
+        }
+        state.keys.check_budget(key).await?;
+    }
     log.stream = request.is_stream();
     if log.log_prompts {
         log.prompt = serde_json::to_string(&request.messages).ok();
@@ -273,7 +291,9 @@ async fn serve(
     match state
         .ledger
         .limits()
-        .tenant(tenant, || limits::estimate(&request))
+        .tenant(tenant, key.and_then(|k| k.limits()), || {
+            limits::estimate(&request)
+        })
         .await
     {
         Ok(reservation) => log.reserve(reservation),
@@ -367,8 +387,15 @@ fn fail(log: RequestLog, error: GatewayError) -> Response {
     error.into_response()
 }
 
-/// Reads the body, refusing more than `limit` bytes (413).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+/// Reads the body, refusing more than `limit` bytes (413) and a body that
+/// is not complete within `patience` (408): a client trickling bytes holds
+/// no memory or task for long.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    patience: std::time::Duration,
+) -> Result<Bytes, GatewayError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -376,7 +403,10 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(patience, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| GatewayError::RequestTimeout)?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(GatewayError::PayloadTooLarge { limit }),
         Err(e) => Err(GatewayError::invalid(

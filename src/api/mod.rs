@@ -1,6 +1,8 @@
 //! The OpenAI-compatible HTTP surface.
 
+pub mod admin;
 pub mod chat;
 pub mod models;
 pub mod ops;
 pub mod types;
+pub mod usage;

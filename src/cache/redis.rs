@@ -4,7 +4,7 @@
 //! here (ElastiCache documents no `SORTBY` for KNN); entries expire with
 //! `EXPIRE`. The index is created on first use; its name carries the
 //! embedder id and dimension. Exact-tier answers are plain string keys
-//! (`gwcache:exact:<digest>`) with the same lifetime.
+//! (`gwcache:<namespace>:exact:<digest>`) with the same lifetime.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -21,6 +21,7 @@ pub struct RedisIndex {
     redis: RedisHandle,
     name: String,
     prefix: String,
+    namespace: String,
     dim: usize,
     /// Set once `FT.CREATE` succeeded; cleared when Redis says the index
     /// is gone (a restarted or flushed server), so it is made again.
@@ -28,11 +29,13 @@ pub struct RedisIndex {
 }
 
 impl RedisIndex {
-    /// An index for vectors of `dim` from the embedder `embedder_id`.
-    pub fn new(redis: RedisHandle, embedder_id: &str, dim: usize) -> Self {
-        let name = format!("gwcache:{embedder_id}:{dim}");
+    /// An index for vectors of `dim` from the embedder `embedder_id`, for
+    /// the deployment `namespace`.
+    pub fn new(redis: RedisHandle, namespace: &str, embedder_id: &str, dim: usize) -> Self {
+        let name = format!("gwcache:{namespace}:{embedder_id}:{dim}");
         Self {
             prefix: format!("{name}:"),
+            namespace: namespace.to_owned(),
             name,
             redis,
             dim,
@@ -102,8 +105,8 @@ impl RedisIndex {
 
 /// The key of an exact-tier answer (a plain string, outside every vector
 /// index's prefix).
-fn exact_key(digest: &str) -> String {
-    format!("gwcache:exact:{digest}")
+fn exact_key(namespace: &str, digest: &str) -> String {
+    format!("gwcache:{namespace}:exact:{digest}")
 }
 
 /// Whether Redis answered that the index does not exist.
@@ -218,7 +221,7 @@ impl VectorIndex for RedisIndex {
     async fn get_exact(&self, digest: &str) -> Result<Option<String>, CacheError> {
         let mut conn = self.conn()?;
         redis::cmd("GET")
-            .arg(exact_key(digest))
+            .arg(exact_key(&self.namespace, digest))
             .query_async::<Option<String>>(&mut conn)
             .await
             .map_err(|e| CacheError::Index(format!("GET failed: {}", e.category())))
@@ -232,7 +235,7 @@ impl VectorIndex for RedisIndex {
     ) -> Result<(), CacheError> {
         let mut conn = self.conn()?;
         redis::cmd("SET")
-            .arg(exact_key(digest))
+            .arg(exact_key(&self.namespace, digest))
             .arg(response)
             .arg("EX")
             .arg(ttl.as_secs().max(1))

@@ -4,10 +4,15 @@
 //!
 //! | pk | sk | attributes |
 //! |---|---|---|
-//! | `LIMIT#{key}` | `BUCKET` | `tat_0`, `tat_1`: each bucket's GCRA time (µs) |
-//! | `COST` | `TOTAL` | `usd` (picodollars), `requests`, `p#{provider}`, `m#{model}` |
-//! | `COST` | `DAY#{yyyy-mm-dd}` | the same for one UTC day, `expires_at` (TTL) |
-//! | `ALERT` | `{scope}#{tier}` | `raised_at`; written once per tier and scope |
+//! | `{ns}#LIMIT#{key}` | `BUCKET` | `tat_0`, `tat_1`: each bucket's GCRA time (µs) |
+//! | `{ns}#COST` | `TOTAL` | `usd` (picodollars), `requests`, `prompt_tokens`, `completion_tokens`, `p#{provider}`, `m#{model}` (usd), `t#{model}` (tokens) |
+//! | `{ns}#COST` | `DAY#{yyyy-mm-dd}` | the same for one UTC day, `expires_at` (TTL) |
+//! | `{ns}#USAGE#{tenant}` | `TOTAL`, `MONTH#{yyyy-mm}`, `DAY#{yyyy-mm-dd}` | the same per client key |
+//! | `{ns}#ALERT` | `{scope}#{tier}` | `raised_at`; written once per tier and scope |
+//! | `{ns}#KEY` | `{id}` | `doc`: the virtual key as JSON (its secret's SHA-256, never the secret) |
+//!
+//! `{ns}` is the deployment namespace (`GATEWAY_NAMESPACE`), so deployments
+//! sharing a table never mix.
 //!
 //! The client is created on first use (cold starts do not wait for it) from
 //! the standard AWS chain; `AWS_ENDPOINT_URL_DYNAMODB` points it elsewhere.
@@ -26,6 +31,7 @@ use aws_sdk_dynamodb::types::{
 use tokio::sync::OnceCell;
 
 use crate::config::AwsSettings;
+use crate::keys::KeyRecord;
 
 use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, slug, take_all};
 
@@ -35,6 +41,7 @@ const DAY_RETENTION_SECONDS: u64 = 400 * 86_400;
 /// The table and a lazily built client.
 pub struct DynamoStore {
     table: String,
+    namespace: String,
     aws: AwsSettings,
     timeout: Duration,
     /// Bound on a cost write: longer than `timeout`, since cost writes run
@@ -80,12 +87,25 @@ impl DynamoStore {
     pub fn new(table: String, timeout: Duration, aws: AwsSettings) -> Self {
         Self {
             table,
+            namespace: "gateway".to_owned(),
             aws,
             timeout,
             write_timeout: timeout,
             client: OnceCell::new(),
             seen: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keeps this deployment's items under `namespace` (default `gateway`).
+    #[must_use]
+    pub fn with_namespace(mut self, namespace: &str) -> Self {
+        namespace.clone_into(&mut self.namespace);
+        self
+    }
+
+    /// The partition key `{ns}#{name}`.
+    fn pk(&self, name: &str) -> String {
+        format!("{}#{name}", self.namespace)
     }
 
     /// Bounds cost writes by `write_timeout` instead of the request-path
@@ -211,7 +231,7 @@ impl DynamoStore {
             .await
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&format!("LIMIT#{key}")))
+            .key("pk", s(&self.pk(&format!("LIMIT#{key}"))))
             .key("sk", s("BUCKET"))
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew)
@@ -261,23 +281,31 @@ impl DynamoStore {
 
     async fn add_to(
         &self,
+        pk: &str,
         sk: &str,
         record: &CostRecord,
         ttl: Option<u64>,
     ) -> Result<u64, StoreError> {
+        let tokens = record
+            .prompt_tokens
+            .saturating_add(record.completion_tokens);
         let mut update = self
             .client()
             .await
             .update_item()
             .table_name(&self.table)
-            .key("pk", s("COST"))
+            .key("pk", s(pk))
             .key("sk", s(sk))
             .expression_attribute_names("#p", format!("p#{}", slug(&record.provider)))
             .expression_attribute_names("#m", format!("m#{}", slug(&record.model)))
+            .expression_attribute_names("#t", format!("t#{}", slug(&record.model)))
             .expression_attribute_values(":c", n(record.picodollars))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pt", n(record.prompt_tokens))
+            .expression_attribute_values(":ct", n(record.completion_tokens))
+            .expression_attribute_values(":tk", n(tokens))
             .return_values(ReturnValue::UpdatedNew);
-        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c".to_owned();
+        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c, prompt_tokens :pt, completion_tokens :ct, #t :tk".to_owned();
         if let Some(ttl) = ttl {
             expression.push_str(" SET expires_at = if_not_exists(expires_at, :ttl)");
             update = update.expression_attribute_values(":ttl", n(ttl));
@@ -308,8 +336,9 @@ fn totals_of(item: &HashMap<String, AttributeValue>) -> Totals {
     let mut totals = Totals {
         picodollars: number(item, "usd").unwrap_or(0),
         requests: number(item, "requests").unwrap_or(0),
-        by_provider: BTreeMap::new(),
-        by_model: BTreeMap::new(),
+        prompt_tokens: number(item, "prompt_tokens").unwrap_or(0),
+        completion_tokens: number(item, "completion_tokens").unwrap_or(0),
+        ..Totals::default()
     };
     for name in item.keys() {
         let value = number(item, name).unwrap_or(0);
@@ -317,9 +346,19 @@ fn totals_of(item: &HashMap<String, AttributeValue>) -> Totals {
             totals.by_provider.insert(provider.to_owned(), value);
         } else if let Some(model) = name.strip_prefix("m#") {
             totals.by_model.insert(model.to_owned(), value);
+        } else if let Some(model) = name.strip_prefix("t#") {
+            totals.tokens_by_model.insert(model.to_owned(), value);
         }
     }
     totals
+}
+
+fn key_of(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
+    match item.get("doc") {
+        Some(AttributeValue::S(doc)) => serde_json::from_str(doc)
+            .map_err(|e| StoreError(format!("stored key is not readable: {e}"))),
+        _ => Err(StoreError("stored key has no doc".into())),
+    }
 }
 
 #[async_trait]
@@ -385,7 +424,7 @@ impl Store for DynamoStore {
                 .await
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", s(&format!("LIMIT#{key}")))
+                .key("pk", s(&self.pk(&format!("LIMIT#{key}"))))
                 .key("sk", s("BUCKET"))
                 .expression_attribute_names("#c", format!("tat_{cell}"))
                 .expression_attribute_values(":d", n(delta))
@@ -415,20 +454,169 @@ impl Store for DynamoStore {
         // The two totals are separate items, written side by side; each
         // bounded on its own so one that lands is kept even if the other
         // does not.
-        let add = async |done: Option<u64>, sk: &str, ttl: Option<u64>| match done {
+        let add = async |done: Option<u64>, pk: &str, sk: &str, ttl: Option<u64>| match done {
             Some(total) => Ok(total),
-            None => bounded_by(self.write_timeout, "add cost", self.add_to(sk, rec, ttl)).await,
+            None => {
+                bounded_by(
+                    self.write_timeout,
+                    "add cost",
+                    self.add_to(pk, sk, rec, ttl),
+                )
+                .await
+            }
         };
-        let (overall, day) = tokio::join!(
-            add(written.overall, "TOTAL", None),
-            add(written.day, &day_key, Some(ttl))
+        let cost = self.pk("COST");
+        let usage = self.pk(&format!("USAGE#{}", slug(&rec.tenant)));
+        let [total, month, day_period] = rec.tenant_periods();
+        let for_tenant = async |i: usize, sk: &str, ttl: Option<u64>| {
+            if rec.tenant.is_empty() {
+                Ok(0)
+            } else {
+                add(written.tenant[i], &usage, sk, ttl).await
+            }
+        };
+        let (overall, day, t_total, t_month, t_day) = tokio::join!(
+            add(written.overall, &cost, "TOTAL", None),
+            add(written.day, &cost, &day_key, Some(ttl)),
+            for_tenant(0, &total, None),
+            for_tenant(1, &month, Some(ttl)),
+            for_tenant(2, &day_period, Some(ttl)),
         );
+        let tenant = [t_total, t_month, t_day];
         record.written.overall = overall.as_ref().ok().copied();
         record.written.day = day.as_ref().ok().copied();
+        if !record.tenant.is_empty() {
+            for (slot, result) in record.written.tenant.iter_mut().zip(&tenant) {
+                *slot = result.as_ref().ok().copied();
+            }
+        }
+        let [t_total, t_month, t_day] = tenant;
         Ok(Running {
             overall: overall?,
             day: day?,
+            tenant: [t_total?, t_month?, t_day?],
         })
+    }
+
+    async fn tenant_totals(
+        &self,
+        tenant: &str,
+        periods: &[String],
+    ) -> Result<Vec<(String, Totals)>, StoreError> {
+        let pk = self.pk(&format!("USAGE#{}", slug(tenant)));
+        let mut keys = KeysAndAttributes::builder().consistent_read(true);
+        for period in periods.iter().take(100) {
+            keys = keys.keys(HashMap::from([
+                ("pk".to_owned(), s(&pk)),
+                ("sk".to_owned(), s(period)),
+            ]));
+        }
+        let keys = keys.build().map_err(|e| StoreError(e.to_string()))?;
+        let table = self.table.clone();
+        let call = async {
+            self.client()
+                .await
+                .batch_get_item()
+                .request_items(table.clone(), keys)
+                .send()
+                .await
+                .map_err(|e| error("read usage", e))
+        };
+        let out = self.bounded("read usage", call).await?;
+        let mut found: HashMap<String, Totals> = HashMap::new();
+        for item in out
+            .responses()
+            .and_then(|r| r.get(&table))
+            .into_iter()
+            .flatten()
+        {
+            if let Some(AttributeValue::S(sk)) = item.get("sk") {
+                found.insert(sk.clone(), totals_of(item));
+            }
+        }
+        Ok(periods
+            .iter()
+            .filter_map(|p| found.remove(p).map(|t| (p.clone(), t)))
+            .collect())
+    }
+
+    async fn put_key(&self, key: &KeyRecord, create: bool) -> Result<bool, StoreError> {
+        let doc = serde_json::to_string(key).map_err(|e| StoreError(e.to_string()))?;
+        let condition = if create {
+            "attribute_not_exists(pk)"
+        } else {
+            "attribute_exists(pk)"
+        };
+        let call = async {
+            let result = self
+                .client()
+                .await
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&self.pk("KEY")))
+                .item("sk", s(&key.id))
+                .item("doc", s(&doc))
+                .condition_expression(condition)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(error("write key", e)),
+            }
+        };
+        self.bounded("write key", call).await
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let call = async {
+            self.client()
+                .await
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(&self.pk("KEY")))
+                .key("sk", s(id))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| error("read key", e))
+        };
+        let out = self.bounded("read key", call).await?;
+        out.item().map(key_of).transpose()
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        // Pages of up to 1 MB; a thousand pages is far past any real list.
+        for _ in 0..1000 {
+            let call = async {
+                self.client()
+                    .await
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", s(&self.pk("KEY")))
+                    .set_exclusive_start_key(start.clone())
+                    .send()
+                    .await
+                    .map_err(|e| error("list keys", e))
+            };
+            let out = self.bounded("list keys", call).await?;
+            for item in out.items() {
+                keys.push(key_of(item)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(keys)
     }
 
     async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {
@@ -438,7 +626,7 @@ impl Store for DynamoStore {
                 .await
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", s("ALERT"))
+                .item("pk", s(&self.pk("ALERT")))
                 .item("sk", s(&format!("{scope}#{tier_usd}")))
                 .item("raised_at", n(unix_seconds()))
                 .item("expires_at", n(unix_seconds() + DAY_RETENTION_SECONDS))
@@ -460,8 +648,8 @@ impl Store for DynamoStore {
     }
 
     async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError> {
-        let key =
-            |sk: &str| HashMap::from([("pk".to_owned(), s("COST")), ("sk".to_owned(), s(sk))]);
+        let cost = self.pk("COST");
+        let key = |sk: &str| HashMap::from([("pk".to_owned(), s(&cost)), ("sk".to_owned(), s(sk))]);
         let mut keys = KeysAndAttributes::builder().keys(key("TOTAL"));
         for day in days.iter().take(90) {
             keys = keys.keys(key(&format!("DAY#{day}")));

@@ -6,28 +6,22 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, take_all};
+use crate::keys::KeyRecord;
 
-/// Buckets, totals and alert flags behind one lock each.
+/// Buckets, totals, alert flags and keys behind one lock each.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     buckets: Mutex<HashMap<String, Vec<Option<u64>>>>,
     overall: Mutex<Totals>,
     days: Mutex<BTreeMap<String, Totals>>,
+    /// Per tenant, per period (`TOTAL`, `MONTH#…`, `DAY#…`).
+    tenants: Mutex<HashMap<String, BTreeMap<String, Totals>>>,
     alerts: Mutex<BTreeSet<(String, u64)>>,
+    keys: Mutex<BTreeMap<String, KeyRecord>>,
 }
 
 fn poisoned<T>(_: T) -> StoreError {
     StoreError("memory store lock poisoned".into())
-}
-
-fn add(totals: &mut Totals, record: &CostRecord) {
-    totals.picodollars = totals.picodollars.saturating_add(record.picodollars);
-    totals.requests += 1;
-    *totals
-        .by_provider
-        .entry(record.provider.clone())
-        .or_default() += record.picodollars;
-    *totals.by_model.entry(record.model.clone()).or_default() += record.picodollars;
 }
 
 #[async_trait]
@@ -79,18 +73,70 @@ impl Store for MemoryStore {
         let mut overall = self.overall.lock().map_err(poisoned)?;
         let mut days = self.days.lock().map_err(poisoned)?;
         if record.written.overall.is_none() {
-            add(&mut overall, record);
+            overall.add(record);
             record.written.overall = Some(overall.picodollars);
         }
         if record.written.day.is_none() {
             let day = days.entry(record.day.clone()).or_default();
-            add(day, record);
+            day.add(record);
             record.written.day = Some(day.picodollars);
+        }
+        let mut tenant = [0; 3];
+        if !record.tenant.is_empty() {
+            let mut tenants = self.tenants.lock().map_err(poisoned)?;
+            let periods = tenants.entry(record.tenant.clone()).or_default();
+            for (i, period) in record.tenant_periods().into_iter().enumerate() {
+                let totals = periods.entry(period).or_default();
+                if record.written.tenant[i].is_none() {
+                    totals.add(record);
+                    record.written.tenant[i] = Some(totals.picodollars);
+                }
+                tenant[i] = record.written.tenant[i].unwrap_or_default();
+            }
         }
         Ok(Running {
             overall: record.written.overall.unwrap_or(overall.picodollars),
             day: record.written.day.unwrap_or_default(),
+            tenant,
         })
+    }
+
+    async fn tenant_totals(
+        &self,
+        tenant: &str,
+        periods: &[String],
+    ) -> Result<Vec<(String, Totals)>, StoreError> {
+        let tenants = self.tenants.lock().map_err(poisoned)?;
+        let Some(stored) = tenants.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(periods
+            .iter()
+            .filter_map(|p| stored.get(p).map(|t| (p.clone(), t.clone())))
+            .collect())
+    }
+
+    async fn put_key(&self, key: &KeyRecord, create: bool) -> Result<bool, StoreError> {
+        let mut keys = self.keys.lock().map_err(poisoned)?;
+        if keys.contains_key(&key.id) == create {
+            return Ok(false);
+        }
+        keys.insert(key.id.clone(), key.clone());
+        Ok(true)
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self.keys.lock().map_err(poisoned)?.get(id).cloned())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        Ok(self
+            .keys
+            .lock()
+            .map_err(poisoned)?
+            .values()
+            .cloned()
+            .collect())
     }
 
     async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {

@@ -1,5 +1,6 @@
 //! Shared state that must be exact across instances: rate-limit buckets,
-//! cost totals and alert-tier flags. DynamoDB when `DYNAMODB_TABLE` is set
+//! cost totals (overall and per client key), alert-tier flags and virtual
+//! keys. DynamoDB when `DYNAMODB_TABLE` is set
 //! ([`dynamodb`]), else in memory ([`memory`], one instance only).
 
 pub mod dynamodb;
@@ -11,6 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
+
+use crate::keys::KeyRecord;
 
 /// The store could not be reached or refused the call.
 #[derive(Debug, thiserror::Error)]
@@ -98,10 +101,34 @@ pub struct CostRecord {
     pub picodollars: u64,
     /// The request, for reconciliation when the write fails.
     pub request_id: String,
+    /// The client key (tenant id) whose spend this is; empty for none.
+    pub tenant: String,
+    /// Prompt tokens of the request.
+    pub prompt_tokens: u64,
+    /// Completion tokens of the request.
+    pub completion_tokens: u64,
     /// Totals this record is already in, with their values after its add:
     /// a retry after a partial write adds only to the others.
     #[serde(skip)]
     pub written: Written,
+}
+
+impl CostRecord {
+    /// The periods of the tenant's totals this record adds to: all time,
+    /// its month and its day.
+    pub fn tenant_periods(&self) -> [String; 3] {
+        periods(&self.day)
+    }
+}
+
+/// The tenant-total periods of a UTC day `YYYY-MM-DD`: `TOTAL`,
+/// `MONTH#YYYY-MM`, `DAY#YYYY-MM-DD`.
+pub fn periods(day: &str) -> [String; 3] {
+    [
+        "TOTAL".to_owned(),
+        format!("MONTH#{}", day.get(..7).unwrap_or(day)),
+        format!("DAY#{day}"),
+    ]
 }
 
 /// The totals a [`CostRecord`] has been added to so far.
@@ -111,15 +138,20 @@ pub struct Written {
     pub overall: Option<u64>,
     /// The day's total after the add, once it is done.
     pub day: Option<u64>,
+    /// The tenant's totals (all time, month, day) after the add, each once
+    /// it is done.
+    pub tenant: [Option<u64>; 3],
 }
 
-/// Totals after an add: overall and for the record's day, in picodollars.
+/// Totals after an add, in picodollars.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Running {
     /// All-time total.
     pub overall: u64,
     /// The day's total.
     pub day: u64,
+    /// The tenant's all-time, month and day totals (zero without a tenant).
+    pub tenant: [u64; 3],
 }
 
 /// Totals of one scope (overall or one day).
@@ -133,6 +165,34 @@ pub struct Totals {
     pub by_provider: BTreeMap<String, u64>,
     /// Picodollars per model.
     pub by_model: BTreeMap<String, u64>,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Prompt + completion tokens per model.
+    pub tokens_by_model: BTreeMap<String, u64>,
+}
+
+impl Totals {
+    /// Adds one record.
+    pub fn add(&mut self, record: &CostRecord) {
+        let tokens = record
+            .prompt_tokens
+            .saturating_add(record.completion_tokens);
+        self.picodollars = self.picodollars.saturating_add(record.picodollars);
+        self.requests += 1;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(record.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(record.completion_tokens);
+        let add = |map: &mut BTreeMap<String, u64>, name: &str, v: u64| {
+            let slot = map.entry(name.to_owned()).or_default();
+            *slot = slot.saturating_add(v);
+        };
+        add(&mut self.by_provider, &record.provider, record.picodollars);
+        add(&mut self.by_model, &record.model, record.picodollars);
+        add(&mut self.tokens_by_model, &record.model, tokens);
+    }
 }
 
 /// Limits, totals and alert flags.
@@ -155,11 +215,30 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Adds a cost to the overall and the day's totals (per provider and
-    /// model too); returns both totals after the add. A total the record
-    /// is already in (`record.written`) is not added to again, and each
-    /// one written is marked there, so retrying a partly failed add never
+    /// model too) and, with a tenant, to its all-time, month and day
+    /// totals; returns the totals after the add. A total the record is
+    /// already in (`record.written`) is not added to again, and each one
+    /// written is marked there, so retrying a partly failed add never
     /// counts a record twice.
     async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError>;
+
+    /// A tenant's totals for the given periods (see [`periods`]); periods
+    /// without spend are left out.
+    async fn tenant_totals(
+        &self,
+        tenant: &str,
+        periods: &[String],
+    ) -> Result<Vec<(String, Totals)>, StoreError>;
+
+    /// Writes a virtual key: a new one (`create`, refused with `false` if
+    /// the id exists) or an update of an existing one (`false` if absent).
+    async fn put_key(&self, key: &KeyRecord, create: bool) -> Result<bool, StoreError>;
+
+    /// One virtual key by id.
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Every virtual key, revoked ones included.
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
 
     /// Marks an alert tier as raised; `true` only for the first caller.
     async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError>;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use opentelemetry::trace::SpanKind;
 
 use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals};
+use crate::keys::KeyRecord;
 use crate::traces::Span;
 
 /// Wraps a store: one span per call, named `store <operation>`, with
@@ -73,5 +74,26 @@ impl Store for TracedStore {
 
     async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError> {
         self.traced("totals", self.0.totals(days)).await
+    }
+
+    async fn tenant_totals(
+        &self,
+        tenant: &str,
+        periods: &[String],
+    ) -> Result<Vec<(String, Totals)>, StoreError> {
+        self.traced("tenant_totals", self.0.tenant_totals(tenant, periods))
+            .await
+    }
+
+    async fn put_key(&self, key: &KeyRecord, create: bool) -> Result<bool, StoreError> {
+        self.traced("put_key", self.0.put_key(key, create)).await
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.traced("get_key", self.0.get_key(id)).await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.traced("list_keys", self.0.list_keys()).await
     }
 }

@@ -18,6 +18,7 @@ MOCK_BIN = Path(os.environ.get("MOCK_BIN", TARGET / "debug" / "mock-upstream"))
 
 PROVIDER_KEY = "sk-provider-acceptance-0123456789"
 CLIENT_KEY = "gw-acceptance-client-key-01"
+ADMIN_KEY = "gw-acceptance-admin-key-0123"
 
 
 def free_port() -> int:
@@ -64,6 +65,7 @@ def start_gateway(mock_url, log, extra_env):
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "GATEWAY_API_KEYS": CLIENT_KEY,
+        "GATEWAY_ADMIN_KEY": ADMIN_KEY,
         "OPENAI_API_KEY": PROVIDER_KEY,
         "OPENAI_BASE_URL": f"{mock_url}/v1",
         "ANTHROPIC_API_KEY": PROVIDER_KEY,
@@ -88,7 +90,7 @@ def stop_gateway(proc, log):
     proc.wait(timeout=30)
     text = log.read_text()
     # Secrets never reach the logs.
-    assert PROVIDER_KEY not in text and CLIENT_KEY not in text
+    assert PROVIDER_KEY not in text and CLIENT_KEY not in text and ADMIN_KEY not in text
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +157,7 @@ def settled(gateway_url, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         request = urllib.request.Request(
-            f"{gateway_url}/metrics", headers={"authorization": f"Bearer {CLIENT_KEY}"}
+            f"{gateway_url}/metrics", headers={"authorization": f"Bearer {ADMIN_KEY}"}
         )
         with urllib.request.urlopen(request, timeout=5) as r:
             if json.load(r)["costs"]["writes_in_flight"] == 0:

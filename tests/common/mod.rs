@@ -20,6 +20,8 @@ use tokio::sync::oneshot;
 pub const PROVIDER_KEY: &str = "sk-provider-test-0123456789";
 /// Client key the gateway demands.
 pub const CLIENT_KEY: &str = "gw-client-key-0123456789";
+/// The operator's key (`/admin`, `/metrics`).
+pub const ADMIN_KEY: &str = "gw-admin-key-0123456789abcdef";
 
 /// A gateway serving on loopback in this process, with its mock upstream.
 pub struct Harness {
@@ -73,6 +75,7 @@ impl Harness {
     pub async fn with_mock(mock: MockUpstream, extra: &[(&str, &str)]) -> Self {
         let mut env: HashMap<String, String> = HashMap::from([
             ("GATEWAY_API_KEYS".into(), CLIENT_KEY.into()),
+            ("GATEWAY_ADMIN_KEY".into(), ADMIN_KEY.into()),
             ("OPENAI_API_KEY".into(), PROVIDER_KEY.into()),
             ("OPENAI_BASE_URL".into(), mock.openai_base()),
             ("ANTHROPIC_API_KEY".into(), PROVIDER_KEY.into()),
@@ -280,7 +283,15 @@ impl Harness {
     /// `redis`), ready to serve hits.
     pub async fn with_cache(redis: Option<&str>, extra: &[(&str, &str)]) -> Self {
         let dir = model_dir();
+        // A namespace of its own: runs over one Redis never see each
+        // other's answers (a test may name a shared one in `extra`).
+        let namespace = format!(
+            "t{}-{}",
+            std::process::id(),
+            NAMESPACES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let mut env = vec![
+            ("GATEWAY_NAMESPACE", namespace.as_str()),
             ("CACHE_ENABLED", "true"),
             ("CACHE_MODEL_DIR", dir.as_str()),
             ("CACHE_SEMANTIC", "true"),
@@ -305,6 +316,9 @@ impl Harness {
         h
     }
 }
+
+/// Numbers the namespaces of cache harnesses within one test binary.
+static NAMESPACES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A response header as text (empty when absent).
 pub fn header(response: &reqwest::Response, name: &str) -> String {
@@ -370,7 +384,7 @@ pub async fn settled(h: &Harness) {
     h.state
         .ledger
         .in_flight()
-        .wait_idle(std::time::Duration::from_secs(10))
+        .wait_idle(std::time::Duration::from_secs(30))
         .await;
 }
 
@@ -379,7 +393,7 @@ pub async fn metrics(h: &Harness) -> Value {
     let response = h
         .http
         .get(h.url("/metrics"))
-        .bearer_auth(CLIENT_KEY)
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .expect("metrics");
