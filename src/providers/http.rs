@@ -99,11 +99,15 @@ impl Upstream {
         }
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = tokio::time::timeout(self.timeouts.first_byte, response.bytes())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        // Only the head of an error body is read: it holds the message.
+        let body = tokio::time::timeout(
+            self.timeouts.first_byte,
+            read_capped(response, MAX_ERROR_BODY_BYTES, true),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
         Err(self.error_from_body(status, &headers, &body))
     }
 
@@ -112,11 +116,14 @@ impl Upstream {
         &self,
         answer: Answer,
     ) -> Result<T, GatewayError> {
-        let bytes = answer
-            .response
-            .bytes()
+        let bytes = read_capped(answer.response, MAX_BODY_BYTES, false)
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| match e {
+                Capped::Transport(e) => self.transport_error(e),
+                Capped::TooLarge => self.protocol(format!(
+                    "the response is larger than {MAX_BODY_BYTES} bytes"
+                )),
+            })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| self.protocol(format!("unexpected response body: {e}")))
     }
@@ -149,7 +156,7 @@ impl Upstream {
         GatewayError::Upstream {
             provider: self.id,
             status,
-            message: redact(&message, self.api_key.expose()),
+            message: client_text(status, &redact(&message, self.api_key.expose())),
             retry_after,
         }
     }
@@ -185,10 +192,86 @@ impl Upstream {
         GatewayError::Upstream {
             provider: self.id,
             status,
-            message: redact(message, self.api_key.expose()),
+            message: client_text(status, &redact(message, self.api_key.expose())),
             retry_after: None,
         }
     }
+}
+
+/// Largest whole (non-streamed) answer read from a provider.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Most of an error body read: its message is at the start.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Longest provider error message passed on to clients.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Why a body was not read whole.
+enum Capped {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body up to `limit` bytes: past it, the body is cut there
+/// (`truncate`) or refused.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+    truncate: bool,
+) -> Result<bytes::Bytes, Capped> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(Capped::Transport)? {
+        if body.len() + chunk.len() > limit {
+            if truncate {
+                body.extend_from_slice(&chunk[..limit - body.len()]);
+                break;
+            }
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A provider's error message as clients see it: quota and rate-limit
+/// messages (which name organisations, projects and usage figures) become
+/// a plain sentence; others lose every word that looks like an account,
+/// project or organisation id, and are cut to [`MAX_MESSAGE_CHARS`].
+pub fn client_text(status: u16, message: &str) -> String {
+    if status == 429 {
+        return "the provider's rate limit or quota for the gateway's account is reached".into();
+    }
+    let id_like = |word: &str| {
+        let w = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let lower = w.to_ascii_lowercase();
+        [
+            "org-",
+            "org_",
+            "proj_",
+            "proj-",
+            "project_",
+            "user-",
+            "user_",
+            "acct_",
+            "projects/",
+            "organizations/",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
+            || lower.contains("project_number")
+            || w.len() >= 9 && w.bytes().all(|b| b.is_ascii_digit())
+    };
+    let mut out = String::new();
+    for word in message.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(if id_like(word) { "[redacted]" } else { word });
+    }
+    if out.chars().count() > MAX_MESSAGE_CHARS {
+        out = out.chars().take(MAX_MESSAGE_CHARS).collect();
+        out.push('…');
+    }
+    out
 }
 
 /// A header value that must not show up in debug output.

@@ -83,9 +83,13 @@ pub async fn run(
             continue;
         };
         route.model.clone_into(&mut request.model);
+        // Untracked routes (past the bound) are called without health state.
+        let tracked = state.stats.track(route);
         for retry in 0..=settings.max_retries {
-            let shared_open = state.shared.as_ref().is_some_and(|s| s.is_open(route));
-            if shared_open || state.breakers.admit(route, Instant::now()) == Admission::Rejected {
+            let shared_open = tracked && state.shared.as_ref().is_some_and(|s| s.is_open(route));
+            if shared_open
+                || tracked && state.breakers.admit(route, Instant::now()) == Admission::Rejected
+            {
                 traces::event("candidate skipped", route, "circuit open");
                 attempts.push(Attempt {
                     route: route.clone(),
@@ -126,15 +130,24 @@ pub async fn run(
                 break 'candidates;
             };
             let span = traced::attempt_span(route.provider, &route.model, retry);
-            let result = span
+            // Cut by the request's own deadline rather than the provider's
+            // time limits: that says nothing about the provider's health, so
+            // one client's long requests cannot open a breaker for all.
+            let (result, cut_by_deadline) = match span
                 .run(tokio::time::timeout(
                     remaining,
                     attempt(provider, request, stream, settings.timeouts.first_byte),
                 ))
                 .await
-                .unwrap_or(Err(GatewayError::UpstreamTimeout {
-                    provider: route.provider,
-                }));
+            {
+                Ok(result) => (result, false),
+                Err(_) => (
+                    Err(GatewayError::UpstreamTimeout {
+                        provider: route.provider,
+                    }),
+                    true,
+                ),
+            };
             waited += started.elapsed();
             match result {
                 Ok((output, ttft)) => {
@@ -146,10 +159,12 @@ pub async fn run(
                         Output::Stream(chunks) => Output::Stream(traced::stream(chunks, span)),
                     };
                     let elapsed = started.elapsed();
-                    state.breakers.record(route, true, Instant::now());
-                    state.stats.success(route, elapsed, ttft);
-                    if let Some(shared) = &state.shared {
-                        shared.record(route, true, false, Some(elapsed), ttft);
+                    if tracked {
+                        state.breakers.record(route, true, Instant::now());
+                        state.stats.success(route, elapsed, ttft);
+                        if let Some(shared) = &state.shared {
+                            shared.record(route, true, false, Some(elapsed), ttft);
+                        }
                     }
                     attempts.push(Attempt {
                         route: route.clone(),
@@ -171,13 +186,15 @@ pub async fn run(
                         let limits = state.ledger.limits().clone();
                         tokio::spawn(async move { limits.settle(&reservation, None).await });
                     }
-                    let health_failure = is_health_failure(&error);
+                    let health_failure = tracked && is_health_failure(&error) && !cut_by_deadline;
                     if health_failure {
                         state.breakers.record(route, false, Instant::now());
                     }
-                    state.stats.failure(route);
-                    if let Some(shared) = &state.shared {
-                        shared.record(route, false, health_failure, None, None);
+                    if tracked && !cut_by_deadline {
+                        state.stats.failure(route);
+                        if let Some(shared) = &state.shared {
+                            shared.record(route, false, health_failure, None, None);
+                        }
                     }
                     tracing::info!(route = %route, retry, error = %error, "attempt failed");
                     attempts.push(Attempt {

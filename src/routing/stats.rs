@@ -78,7 +78,27 @@ pub struct Stats {
     inner: Mutex<HashMap<Route, RouteStats>>,
 }
 
+/// Most routes with statistics, breakers and shared health: model names
+/// that a provider's prefix routes (`gpt-…`) are the client's choice, so
+/// past this many routes new ones are called but not tracked.
+pub const MAX_ROUTES: usize = 1024;
+
 impl Stats {
+    /// Whether `route` has (or now gets) a place in the per-route state.
+    pub fn track(&self, route: &Route) -> bool {
+        let Ok(mut map) = self.inner.lock() else {
+            return false;
+        };
+        if map.contains_key(route) {
+            return true;
+        }
+        if map.len() >= MAX_ROUTES {
+            return false;
+        }
+        map.insert(route.clone(), RouteStats::default());
+        true
+    }
+
     /// A successful call that took `latency` (first token after `ttft`, for streams).
     pub fn success(&self, route: &Route, latency: Duration, ttft: Option<Duration>) {
         self.update(route, |s| {
@@ -104,12 +124,14 @@ impl Stats {
 
     fn update(&self, route: &Route, f: impl FnOnce(&mut RouteStats)) {
         if let Ok(mut map) = self.inner.lock() {
-            let s = match map.get_mut(route) {
-                Some(s) => s,
-                None => map.entry(route.clone()).or_default(),
-            };
-            s.requests += 1;
-            f(s);
+            if let Some(s) = map.get_mut(route) {
+                s.requests += 1;
+                f(s);
+            } else if map.len() < MAX_ROUTES {
+                let s = map.entry(route.clone()).or_default();
+                s.requests += 1;
+                f(s);
+            }
         }
     }
 

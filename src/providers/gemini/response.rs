@@ -12,6 +12,7 @@ use crate::api::types::{
     ToolCallDelta, ToolType, Usage,
 };
 use crate::error::GatewayError;
+use crate::providers::ProviderId;
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;
 use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator, unix_now};
@@ -273,6 +274,9 @@ impl GeminiStream {
     }
 }
 
+/// Most candidates a stream may carry.
+const MAX_CANDIDATES: usize = 128;
+
 impl StreamTranslator for GeminiStream {
     fn on_event(
         &mut self,
@@ -324,6 +328,14 @@ impl StreamTranslator for GeminiStream {
         for (position, candidate) in chunk.candidates.into_iter().enumerate() {
             let index = candidate.index.unwrap_or(position as u32);
             let slot = index as usize;
+            // One slot per candidate: an index is the provider's word, so
+            // it is bounded (OpenAI's `n` is at most 128).
+            if slot >= MAX_CANDIDATES {
+                return Err(GatewayError::UpstreamProtocol {
+                    provider: ProviderId::Gemini,
+                    detail: format!("candidate index {index} is out of range"),
+                });
+            }
             if self.candidates.len() <= slot {
                 self.candidates.resize(slot + 1, CandidateState::default());
             }
