@@ -326,6 +326,34 @@ mod tests {
         Upstream::for_tests(id, key)
     }
 
+    #[test]
+    fn error_text_carries_no_account_details() {
+        let openai = "Rate limit reached for gpt-4o in organization org-AbC123xyz on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000.";
+        let text = client_text(429, openai);
+        assert!(!text.contains("org-") && !text.contains("30000"), "{text}");
+        let gemini = "Permission denied on resource project projects/123456789012 for consumer 'project_number:123456789012'.";
+        let text = client_text(403, gemini);
+        assert!(!text.contains("123456789012"), "{text}");
+        assert!(text.starts_with("Permission denied on resource project"));
+        let useful = "This model's maximum context length is 128000 tokens.";
+        assert_eq!(client_text(400, useful), useful);
+        let long = "word ".repeat(500);
+        assert!(client_text(400, &long).chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_up_to_a_cap() {
+        let response = |n: usize| reqwest::Response::from(http::Response::new(vec![b'x'; n]));
+        let whole = read_capped(response(100), 100, false).await;
+        assert_eq!(whole.ok().map(|b| b.len()), Some(100));
+        assert!(matches!(
+            read_capped(response(101), 100, false).await,
+            Err(Capped::TooLarge)
+        ));
+        let cut = read_capped(response(5000), 100, true).await;
+        assert_eq!(cut.ok().map(|b| b.len()), Some(100));
+    }
+
     fn parts(err: GatewayError) -> (u16, String, Option<u64>) {
         match err {
             GatewayError::Upstream {

@@ -427,3 +427,15 @@ fn stream_max_tokens_and_safety() {
     );
     assert_eq!(chunks[0]["choices"][0]["finish_reason"], "content_filter");
 }
+
+#[test]
+fn a_stream_cannot_make_the_gateway_allocate_by_candidate_index() {
+    let huge =
+        json!({"candidates": [{"content": {"parts": [{"text": "x"}]}, "index": 4_000_000_000u64}]});
+    let (chunks, outcome) = run_stream(&[huge], true);
+    assert!(chunks.is_empty());
+    assert!(matches!(
+        outcome,
+        Err(GatewayError::UpstreamProtocol { .. })
+    ));
+}
