@@ -111,6 +111,27 @@ async fn virtual_keys_from_the_admin_api_to_budgets_usage_and_revocation() {
         "{shown}"
     );
 
+    // The key sees only its models.
+    let (status, models) = admin_as(&h, &key, reqwest::Method::GET, "/v1/models", None).await;
+    assert_eq!(status, 200);
+    let mut ids: Vec<&str> = models["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["fast", "gpt-4o-mini"], "{models}");
+    let (status, _) = admin_as(
+        &h,
+        &key,
+        reqwest::Method::GET,
+        "/v1/models/claude-sonnet-4-6",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
     // A model outside the key's list: 403, no upstream call.
     let calls = h.mock.requests().len();
     let response = chat_as(&h, &key, "claude-sonnet-4-6", "hi").await;
