@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 TOOLS = ROOT / "bench" / ".tools"
 CLIENT_KEY = "bench-client-key-0123456789"
+ADMIN_KEY = "bench-admin-key-0123456789"
 PROVIDER_KEY = "sk-bench-provider-0123456789"
 BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark"}]})
 
@@ -71,6 +72,7 @@ def start_gateway(gateway_bin: Path, mock_port: int, extra_env: dict | None = No
         "PATH": os.environ.get("PATH", ""),
         "PORT": str(port),
         "GATEWAY_API_KEYS": CLIENT_KEY,
+        "GATEWAY_ADMIN_KEY": ADMIN_KEY,
         "OPENAI_API_KEY": PROVIDER_KEY,
         "OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
         "ANTHROPIC_API_KEY": PROVIDER_KEY,
@@ -163,7 +165,7 @@ def failover_overhead(gateway_bin: Path, mock_port: int, n: int = 300) -> dict:
 
 def get_json(port: int, path: str) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", path, headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    conn.request("GET", path, headers={"authorization": f"Bearer {ADMIN_KEY}"})
     data = json.loads(conn.getresponse().read())
     conn.close()
     return data
@@ -374,13 +376,13 @@ def wait_writes(port: int) -> None:
         time.sleep(0.001)
 
 
-def first_byte_posts(port: int, n: int) -> list:
+def first_byte_posts(port: int, n: int, key: str = CLIENT_KEY) -> list:
     """Time to the response headers (the first byte) of non-streamed
     requests, each sent once the previous one's writes are done (the
     emulator serves one call at a time, so overlapping writes would queue
     the next request's bucket check behind them); ms."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"}
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "first byte"}]})
     out = []
     for _ in range(n):
@@ -404,6 +406,87 @@ def print_limits(r: dict) -> None:
     print(f"| one emulator UpdateItem (boto3) | {r['rtt_p50']:.3f} | {r['rtt_p99']:.3f} |")
     print(f"| back-to-back requests, no limits | {r['without_p50']:.3f} | {r['without_p99']:.3f} |")
     print(f"| back-to-back requests, limits + cost records in DynamoDB | {r['with_p50']:.3f} | {r['with_p99']:.3f} |")
+
+
+def create_key(port: int, fields: dict) -> str:
+    """A virtual key made through the admin API; returns its secret."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/admin/keys", body=json.dumps(fields),
+                 headers={"authorization": f"Bearer {ADMIN_KEY}", "content-type": "application/json"})
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    if response.status != 201:
+        raise RuntimeError(f"key not created: {body}")
+    return body["key"]
+
+
+def first_byte_direct(mock_port: int, n: int) -> list:
+    """Time to the response headers from the mock upstream itself; ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", mock_port, timeout=10)
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "first byte"}]})
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("POST", "/v1/chat/completions", body=body, headers={"content-type": "application/json"})
+        response = conn.getresponse()
+        out.append((time.perf_counter() - started) * 1000)
+        response.read()
+    conn.close()
+    return out
+
+
+def keys_section(gateway_bin: Path, mock_port: int, n: int = 2000) -> dict:
+    """What key resolution and budget checks add on the hot path: time to
+    the first byte with a static key, with a virtual key that has budgets
+    and a model list, and straight from the mock; memory store and the
+    DynamoDB emulator; measured in alternating rounds."""
+    url, work = start_dynamodb()
+    dynamo = {"DYNAMODB_TABLE": f"bench-{uuid.uuid4().hex[:8]}", "DYNAMODB_CREATE_TABLE": "true",
+              "AWS_ENDPOINT_URL_DYNAMODB": url, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
+              "AWS_SECRET_ACCESS_KEY": "test"}
+    out = {}
+    try:
+        for store, extra in (("memory", {}), ("dynamodb", dynamo)):
+            proc, port, _ = start_gateway(gateway_bin, mock_port, extra)
+            try:
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        key = create_key(port, {"models": ["gpt-4o-mini"], "budget_daily_usd": 1000,
+                                                "budget_monthly_usd": 10000, "budget_total_usd": 100000})
+                        break
+                    except RuntimeError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.2)  # the table is created in the background
+                first_byte_posts(port, 100)
+                first_byte_posts(port, 100, key)
+                direct, static, virtual = [], [], []
+                for _ in range(10):
+                    direct += first_byte_direct(mock_port, n // 10)
+                    static += first_byte_posts(port, n // 10)
+                    virtual += first_byte_posts(port, n // 10, key)
+                out[store] = {name: {"p50": pct(v, 0.5), "p99": pct(v, 0.99)}
+                              for name, v in (("direct", direct), ("static", static), ("virtual", virtual))}
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    finally:
+        subprocess.run([str(ROOT / "infra" / "local" / "dynamodb-emulator.sh"), "stop", str(work)], check=False)
+    return out
+
+
+def print_keys(r: dict) -> None:
+    print("\nkey resolution and budget checks (time to first byte, sequential, one connection; ms)")
+    print("| store | direct to mock p50 / p99 | static key p50 / p99 | virtual key with budgets p50 / p99 "
+          "| added by the virtual key at p50 | ratio to direct (static / virtual) |")
+    print("|---|---|---|---|---|---|")
+    for store, x in r.items():
+        d, s, v = x["direct"], x["static"], x["virtual"]
+        print(f"| {store} | {d['p50']:.3f} / {d['p99']:.3f} | {s['p50']:.3f} / {s['p99']:.3f} "
+              f"| {v['p50']:.3f} / {v['p99']:.3f} | {v['p50'] - s['p50']:+.3f} "
+              f"| {s['p50'] / d['p50']:.2f} / {v['p50'] / d['p50']:.2f} |")
 
 
 def lambda_cold_start(gateway_bin: Path, runs: int = 20) -> dict:
@@ -669,7 +752,8 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "cache-load", "limits", "cold", "tracing", "soak", "streams"],
+    parser.add_argument("--only", choices=["cache", "cache-load", "limits", "keys", "cold", "tracing", "soak",
+                                           "streams"],
                         help="run one section only")
     parser.add_argument("--soak-seconds", type=int, default=600, help="length of the soak run")
     args = parser.parse_args()
@@ -691,6 +775,8 @@ def main() -> None:
             elif args.only == "cache-load":
                 print_cache_load(cache_load_section(TARGET / "release" / "llm-gateway", mock_port,
                                                     args.duration, args.connections))
+            elif args.only == "keys":
+                print_keys(keys_section(TARGET / "release" / "llm-gateway", mock_port))
             elif args.only == "cold":
                 print_cold(lambda_cold_start(TARGET / "release" / "llm-gateway"))
             elif args.only == "soak":

@@ -21,6 +21,10 @@ use crate::store::{Store, periods};
 /// the client's choice, so the map must not grow past this.
 const MAX_CACHED: usize = 10_000;
 
+/// Store lookups of keys not in memory, per second and instance: ids are
+/// the client's choice, so unknown ones must not cost a read each.
+const NEW_LOOKUPS_PER_SECOND: u32 = 100;
+
 /// A cached lookup: the record, or its absence.
 struct Cached {
     record: Option<Arc<KeyRecord>>,
@@ -42,6 +46,8 @@ pub struct Keys {
     fail: FailMode,
     records: Mutex<HashMap<String, Cached>>,
     spend: Mutex<HashMap<String, Spend>>,
+    /// The current second's start and its lookups of uncached ids.
+    lookups: Mutex<(Instant, u32)>,
 }
 
 /// Inserts into a bounded cache: when full, expired entries go first, and
@@ -71,6 +77,7 @@ impl Keys {
             fail,
             records: Mutex::new(HashMap::new()),
             spend: Mutex::new(HashMap::new()),
+            lookups: Mutex::new((Instant::now(), 0)),
         }
     }
 
@@ -118,6 +125,12 @@ impl Keys {
         {
             return Ok(record.clone());
         }
+        if cached.is_none() && !self.may_look_up() {
+            return Err(GatewayError::RateLimited {
+                scope: "lookups of new API keys".into(),
+                retry_after: 1,
+            });
+        }
         match self.store.get_key(id).await {
             Ok(found) => {
                 let record = found.map(Arc::new);
@@ -135,6 +148,18 @@ impl Keys {
                 }),
             },
         }
+    }
+
+    /// Whether an id not in memory may be looked up now.
+    fn may_look_up(&self) -> bool {
+        let Ok(mut window) = self.lookups.lock() else {
+            return false;
+        };
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            *window = (Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= NEW_LOOKUPS_PER_SECOND
     }
 
     fn remember(&self, id: &str, record: Option<Arc<KeyRecord>>) {
@@ -315,6 +340,33 @@ mod tests {
         assert!(there.resolve(&key).await.is_ok(), "cached until the TTL");
         tokio::time::sleep(ttl).await;
         assert!(there.resolve(&key).await.is_err(), "refused after the TTL");
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_cannot_cost_a_store_read_each() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let keys = Keys::new(store.clone(), Duration::from_secs(60), FailMode::Open);
+        let id = record::new_id();
+        let key = record::new_secret(&id);
+        assert!(
+            store
+                .put_key(&record(&key, Budgets::default()), true)
+                .await
+                .expect("put")
+        );
+        assert!(keys.resolve(&key).await.is_ok());
+        let mut limited = 0;
+        for _ in 0..(NEW_LOOKUPS_PER_SECOND + 50) {
+            let random = record::new_secret(&record::new_id());
+            if let Err(GatewayError::RateLimited { .. }) = keys.resolve(&random).await {
+                limited += 1;
+            }
+        }
+        assert!(limited >= 49, "{limited}");
+        assert!(
+            keys.resolve(&key).await.is_ok(),
+            "known keys are unaffected"
+        );
     }
 
     #[tokio::test]
