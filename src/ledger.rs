@@ -13,7 +13,7 @@ use crate::api::types::Usage;
 use crate::keys::Keys;
 use crate::limits::{Limits, Reservation};
 use crate::pricing::{Cost, Pricing};
-use crate::store::{CostRecord, Running, Store, Written};
+use crate::store::{CostRecord, Running, Store};
 
 /// Prices requests, keeps running totals, persists and settles them.
 pub struct Ledger {
@@ -34,6 +34,9 @@ pub struct Ledger {
     draining: AtomicBool,
     /// Budget checks, told of each tenant's totals after a write.
     keys: Option<Arc<Keys>>,
+    /// Alert tiers this instance knows are claimed (by anyone), so each is
+    /// claimed in the store at most once per instance.
+    claimed: Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 /// Most (provider, model) pairs counted apart in `/metrics`: model names
@@ -189,6 +192,7 @@ impl Ledger {
             backlog: Mutex::new(VecDeque::new()),
             draining: AtomicBool::new(false),
             keys: None,
+            claimed: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -245,10 +249,10 @@ impl Ledger {
         let _guard = self.track();
         loop {
             let next = self.backlog.lock().ok().and_then(|mut b| b.pop_front());
-            let Some(mut record) = next else {
+            let Some(record) = next else {
                 break;
             };
-            match self.store.add_cost(&mut record).await {
+            match self.store.add_cost(&record).await {
                 Ok(running) => self.written(&record, running).await,
                 Err(_) => {
                     if let Ok(mut b) = self.backlog.lock() {
@@ -346,10 +350,10 @@ impl Ledger {
                 day: today(),
                 picodollars: cost.0,
                 request_id: request_id.to_owned(),
+                record_id: uuid::Uuid::new_v4().simple().to_string(),
                 tenant: tenant.to_owned(),
                 prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
                 completion_tokens: usage.map_or(0, |u| u.completion_tokens),
-                written: Written::default(),
             });
         if record.is_none() && reservations.is_empty() {
             return Settlement::default();
@@ -364,17 +368,18 @@ impl Ledger {
         }
     }
 
-    /// Adds a cost record to the store's totals, retrying twice; a record
-    /// that still cannot be written joins the backlog, retried every second
-    /// in the background (and logged in full if the backlog overflows or
-    /// the process stops before the store comes back).
-    pub async fn persist(&self, mut record: CostRecord) {
+    /// Adds a cost record to the store's totals, retrying twice (a retry
+    /// of a write that landed adds nothing); a record that still cannot be
+    /// written joins the backlog, retried every second in the background
+    /// (and logged in full if the backlog overflows or the process stops
+    /// before the store comes back).
+    pub async fn persist(&self, record: CostRecord) {
         let mut last = None;
         for wait in [0u64, 50, 250] {
             if wait > 0 {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
-            match self.store.add_cost(&mut record).await {
+            match self.store.add_cost(&record).await {
                 Ok(running) => {
                     self.written(&record, running).await;
                     return;
@@ -385,28 +390,47 @@ impl Ledger {
         self.defer(record, &last.map(|e| e.to_string()).unwrap_or_default());
     }
 
-    /// Raises each tier this record crossed, once across all instances:
-    /// only the add that crossed it sees before < tier ≤ after, and the
-    /// conditional claim guards against repeats.
+    /// Raises each tier the totals have reached, once across all
+    /// instances: a tier this instance has not seen claimed is claimed in
+    /// the store by this record (a conditional write that only the first
+    /// claimant wins, its own retries included), and alerts if it won. A
+    /// claim that fails is tried again with the next record.
     async fn check_tiers(&self, record: &CostRecord, running: Running) {
         let scopes = [
             ("overall".to_owned(), running.overall),
             (format!("day:{}", record.day), running.day),
         ];
-        for (scope, after) in scopes {
-            let before = after.saturating_sub(record.picodollars);
+        for (scope, total) in scopes {
             for &tier in &self.tiers {
-                let threshold = tier.saturating_mul(Cost::PER_USD);
-                if !(before < threshold && threshold <= after) {
+                if total < tier.saturating_mul(Cost::PER_USD) {
                     continue;
                 }
-                match self.store.claim_alert(&scope, tier).await {
-                    Ok(true) => {
-                        self.alerts.fetch_add(1, Ordering::Relaxed);
-                        emit_alert(&scope, tier, Cost(after));
+                let seen = (scope.clone(), tier);
+                if self.claimed.lock().map_or(true, |c| c.contains(&seen)) {
+                    continue;
+                }
+                let mut claim = Err(crate::store::StoreError(String::new()));
+                for wait in [0u64, 50, 250] {
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    claim = self
+                        .store
+                        .claim_alert(&scope, tier, &record.record_id)
+                        .await;
+                    if claim.is_ok() {
+                        break;
                     }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, scope, tier, "alert tier not claimed"),
+                }
+                match claim {
+                    Ok(won) => {
+                        if let Ok(mut c) = self.claimed.lock() {
+                            c.insert(seen);
+                        }
+                        if won {
+                            self.alerts.fetch_add(1, Ordering::Relaxed);
+                            emit_alert(&scope, tier, Cost(total));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, scope, tier, "alert tier not claimed yet"),
                 }
             }
         }

@@ -12,7 +12,7 @@ use common::{Harness, chat_body, dynamodb_env, header, json_of};
 use futures_util::future::join_all;
 use llm_gateway::store::dynamodb::DynamoStore;
 use llm_gateway::store::memory::MemoryStore;
-use llm_gateway::store::{Cell, CostRecord, Store, Take, Written};
+use llm_gateway::store::{Cell, CostRecord, Store, Take};
 use serde_json::Value;
 
 fn table() -> String {
@@ -134,9 +134,9 @@ async fn buckets_on_dynamodb() {
     bucket_suite(a, b).await;
 }
 
-/// A record added to one total already (a write that failed half way) is
-/// added only to the other on retry, and a finished one not again.
-async fn partial_write_suite(store: Arc<dyn Store>) {
+/// A record is applied whole and once: writing it again (a retry whose
+/// first reply was lost) adds nothing; another record adds to every total.
+async fn retry_suite(store: Arc<dyn Store>) {
     let day = "2026-11-27".to_owned();
     let record = |picodollars: u64, request_id: &str| CostRecord {
         provider: "openai".into(),
@@ -144,39 +144,33 @@ async fn partial_write_suite(store: Arc<dyn Store>) {
         day: day.clone(),
         picodollars,
         request_id: request_id.into(),
+        record_id: uuid::Uuid::new_v4().simple().to_string(),
         tenant: "vk_0123456789abcdef".into(),
         prompt_tokens: 3,
         completion_tokens: 2,
-        written: Written::default(),
     };
-    let mut first = record(5, "first");
-    let running = store.add_cost(&mut first).await.expect("added");
+    let first = record(5, "first");
+    let running = store.add_cost(&first).await.expect("added");
     assert_eq!((running.overall, running.day), (5, 5));
     assert_eq!(running.tenant, [5, 5, 5]);
-    assert_eq!(first.written.overall, Some(5));
-    assert_eq!(first.written.day, Some(5));
-    assert_eq!(first.written.tenant, [Some(5); 3]);
+    // Retried after success: nothing changes.
+    let running = store.add_cost(&first).await.expect("no-op");
+    assert_eq!((running.overall, running.day), (5, 5));
+    assert_eq!(running.tenant, [5, 5, 5]);
 
-    // The overall and the tenant's all-time adds landed, the others did
-    // not: the retry adds 7 once to each of those.
-    let mut second = record(7, "second");
-    second.written.overall = Some(12);
-    second.written.tenant[0] = Some(12);
-    let running = store.add_cost(&mut second).await.expect("added");
+    // Another record with the same (client-chosen) request id still counts.
+    let second = record(7, "first");
+    let running = store.add_cost(&second).await.expect("added");
     assert_eq!((running.overall, running.day), (12, 12));
     assert_eq!(running.tenant, [12, 12, 12]);
-    // Retried once more after success: nothing changes.
-    store.add_cost(&mut second).await.expect("no-op");
 
     let (overall, days) = store
         .totals(std::slice::from_ref(&day))
         .await
         .expect("totals");
-    assert_eq!(
-        overall.picodollars, 5,
-        "the overall total is not added to again"
-    );
-    assert_eq!(overall.requests, 1);
+    assert_eq!(overall.picodollars, 12);
+    assert_eq!(overall.requests, 2);
+    assert_eq!(overall.prompt_tokens, 6);
     let (_, totals) = &days[0];
     assert_eq!(totals.picodollars, 12);
     assert_eq!(totals.requests, 2);
@@ -193,7 +187,7 @@ async fn partial_write_suite(store: Arc<dyn Store>) {
     assert_eq!(
         got,
         vec![
-            ("TOTAL", 5, 1, 3),
+            ("TOTAL", 12, 2, 6),
             ("MONTH#2026-11", 12, 2, 6),
             ("DAY#2026-11-27", 12, 2, 6)
         ]
@@ -207,16 +201,22 @@ async fn partial_write_suite(store: Arc<dyn Store>) {
             .is_empty(),
         "another tenant has nothing"
     );
+
+    // An alert tier is claimed once: by its first claimant, whose retry
+    // is told it holds the claim; nobody else.
+    assert!(store.claim_alert("day:x", 10, "a").await.expect("claim"));
+    assert!(store.claim_alert("day:x", 10, "a").await.expect("retry"));
+    assert!(!store.claim_alert("day:x", 10, "b").await.expect("other"));
 }
 
 #[tokio::test]
-async fn partial_cost_writes_in_memory() {
-    partial_write_suite(Arc::new(MemoryStore::default())).await;
+async fn cost_records_count_once_in_memory() {
+    retry_suite(Arc::new(MemoryStore::default())).await;
 }
 
 #[tokio::test]
-async fn partial_cost_writes_on_dynamodb() {
-    partial_write_suite(Arc::new(dynamo_store(&table()).await)).await;
+async fn cost_records_count_once_on_dynamodb() {
+    retry_suite(Arc::new(dynamo_store(&table()).await)).await;
 }
 
 async fn ask(h: &Harness, model: &str, text: &str) -> reqwest::Response {
@@ -350,13 +350,13 @@ async fn alert_suite(mut env: Vec<(String, String)>, instances: usize) {
             .expect("alerts");
     }
     assert_eq!(raised, 2, "the $10 tier once overall and once for the day");
-    // A repeat claim (a retried write) is refused by the store.
+    // Another claimant of the same tier is refused by the store.
     assert!(
         !hs[0]
             .state
             .ledger
             .store()
-            .claim_alert("overall", 10)
+            .claim_alert("overall", 10, "another-record")
             .await
             .expect("claim")
     );

@@ -8,11 +8,15 @@
 //! | `{ns}#COST` | `TOTAL` | `usd` (picodollars), `requests`, `prompt_tokens`, `completion_tokens`, `p#{provider}`, `m#{model}` (usd), `t#{model}` (tokens) |
 //! | `{ns}#COST` | `DAY#{yyyy-mm-dd}` | the same for one UTC day, `expires_at` (TTL) |
 //! | `{ns}#USAGE#{tenant}` | `TOTAL`, `MONTH#{yyyy-mm}`, `DAY#{yyyy-mm-dd}` | the same per client key |
-//! | `{ns}#ALERT` | `{scope}#{tier}` | `raised_at`; written once per tier and scope |
+//! | `{ns}#ALERT` | `{scope}#{tier}` | `claimed_by` (a record id), `raised_at`; written once per tier and scope |
+//! | `{ns}#APPLIED` | `{record id}` | a cost record's idempotency marker, written with its `ADD`s in one transaction; `expires_at` (7 days) |
 //! | `{ns}#KEY` | `{id}` | `doc`: the virtual key as JSON (its secret's SHA-256, never the secret) |
 //!
 //! `{ns}` is the deployment namespace (`GATEWAY_NAMESPACE`), so deployments
 //! sharing a table never mix.
+//!
+//! A cost record is one `TransactWriteItems` (its marker and its `ADD`s), so
+//! it counts exactly once however often it is retried.
 //!
 //! The client is created on first use (cold starts do not wait for it) from
 //! the standard AWS chain; `AWS_ENDPOINT_URL_DYNAMODB` points it elsewhere.
@@ -23,10 +27,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TransactWriteItem,
+    Update,
 };
 use tokio::sync::OnceCell;
 
@@ -279,20 +287,19 @@ impl DynamoStore {
         }
     }
 
-    async fn add_to(
+    /// One total's `ADD` of a record, as a transaction item.
+    fn add_item(
         &self,
         pk: &str,
         sk: &str,
         record: &CostRecord,
         ttl: Option<u64>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let tokens = record
             .prompt_tokens
             .saturating_add(record.completion_tokens);
-        let mut update = self
-            .client()
-            .await
-            .update_item()
+        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c, prompt_tokens :pt, completion_tokens :ct, #t :tk".to_owned();
+        let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
@@ -303,21 +310,91 @@ impl DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":pt", n(record.prompt_tokens))
             .expression_attribute_values(":ct", n(record.completion_tokens))
-            .expression_attribute_values(":tk", n(tokens))
-            .return_values(ReturnValue::UpdatedNew);
-        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c, prompt_tokens :pt, completion_tokens :ct, #t :tk".to_owned();
+            .expression_attribute_values(":tk", n(tokens));
         if let Some(ttl) = ttl {
             expression.push_str(" SET expires_at = if_not_exists(expires_at, :ttl)");
             update = update.expression_attribute_values(":ttl", n(ttl));
         }
-        let out = update
+        let update = update
             .update_expression(expression)
-            .send()
-            .await
-            .map_err(|e| error("add cost", e))?;
-        out.attributes()
-            .and_then(|a| number(a, "usd"))
-            .ok_or_else(|| StoreError("add cost: no total returned".into()))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The record's idempotency marker: written in the same transaction as
+    /// its `ADD`s, only if absent, so a retried transaction that already
+    /// landed changes nothing.
+    fn applied_item(&self, record: &CostRecord) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&self.pk("APPLIED")))
+            .item("sk", s(&record.record_id))
+            .item("request_id", s(&record.request_id))
+            .item("expires_at", n(unix_seconds() + APPLIED_RETENTION_SECONDS))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The `usd` of each item, read strongly consistent (0 when absent).
+    async fn read_usd(&self, keys: &[(String, String)]) -> Result<Vec<u64>, StoreError> {
+        let mut request = KeysAndAttributes::builder().consistent_read(true);
+        for (pk, sk) in keys {
+            request = request.keys(HashMap::from([
+                ("pk".to_owned(), s(pk)),
+                ("sk".to_owned(), s(sk)),
+            ]));
+        }
+        let request = request.build().map_err(|e| StoreError(e.to_string()))?;
+        let table = self.table.clone();
+        let call = async {
+            self.client()
+                .await
+                .batch_get_item()
+                .request_items(table.clone(), request)
+                .send()
+                .await
+                .map_err(|e| error("read totals", e))
+        };
+        let out = bounded_by(self.write_timeout, "read totals", call).await?;
+        let items = out.responses().and_then(|r| r.get(&table));
+        Ok(keys
+            .iter()
+            .map(|(pk, sk)| {
+                items
+                    .into_iter()
+                    .flatten()
+                    .find(|item| {
+                        matches!(item.get("pk"), Some(AttributeValue::S(p)) if p == pk)
+                            && matches!(item.get("sk"), Some(AttributeValue::S(k)) if k == sk)
+                    })
+                    .and_then(|item| number(item, "usd"))
+                    .unwrap_or(0)
+            })
+            .collect())
+    }
+}
+
+/// How long a record's idempotency marker is kept: far past any retry.
+const APPLIED_RETENTION_SECONDS: u64 = 7 * 86_400;
+
+/// Whether a failed transaction failed only because its idempotency
+/// marker exists: the record was applied by an earlier try.
+fn already_applied(e: &SdkError<TransactWriteItemsError, HttpResponse>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+            let reasons = t.cancellation_reasons();
+            reasons
+                .first()
+                .is_some_and(|r| r.code() == Some("ConditionalCheckFailed"))
+                && reasons
+                    .iter()
+                    .skip(1)
+                    .all(|r| matches!(r.code(), None | Some("None")))
+        }
+        _ => false,
     }
 }
 
@@ -446,55 +523,58 @@ impl Store for DynamoStore {
         self.bounded("adjust", call).await
     }
 
-    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError> {
+    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
         let ttl = unix_seconds() + DAY_RETENTION_SECONDS;
-        let day_key = format!("DAY#{}", record.day);
-        let written = record.written;
-        let rec = &*record;
-        // The two totals are separate items, written side by side; each
-        // bounded on its own so one that lands is kept even if the other
-        // does not.
-        let add = async |done: Option<u64>, pk: &str, sk: &str, ttl: Option<u64>| match done {
-            Some(total) => Ok(total),
-            None => {
-                bounded_by(
-                    self.write_timeout,
-                    "add cost",
-                    self.add_to(pk, sk, rec, ttl),
-                )
-                .await
-            }
-        };
         let cost = self.pk("COST");
-        let usage = self.pk(&format!("USAGE#{}", slug(&rec.tenant)));
-        let [total, month, day_period] = rec.tenant_periods();
-        let for_tenant = async |i: usize, sk: &str, ttl: Option<u64>| {
-            if rec.tenant.is_empty() {
-                Ok(0)
-            } else {
-                add(written.tenant[i], &usage, sk, ttl).await
-            }
-        };
-        let (overall, day, t_total, t_month, t_day) = tokio::join!(
-            add(written.overall, &cost, "TOTAL", None),
-            add(written.day, &cost, &day_key, Some(ttl)),
-            for_tenant(0, &total, None),
-            for_tenant(1, &month, Some(ttl)),
-            for_tenant(2, &day_period, Some(ttl)),
-        );
-        let tenant = [t_total, t_month, t_day];
-        record.written.overall = overall.as_ref().ok().copied();
-        record.written.day = day.as_ref().ok().copied();
+        let mut targets = vec![
+            (cost.clone(), "TOTAL".to_owned(), None),
+            (cost, format!("DAY#{}", record.day), Some(ttl)),
+        ];
         if !record.tenant.is_empty() {
-            for (slot, result) in record.written.tenant.iter_mut().zip(&tenant) {
-                *slot = result.as_ref().ok().copied();
-            }
+            let usage = self.pk(&format!("USAGE#{}", slug(&record.tenant)));
+            let [total, month, day] = record.tenant_periods();
+            targets.push((usage.clone(), total, None));
+            targets.push((usage.clone(), month, Some(ttl)));
+            targets.push((usage, day, Some(ttl)));
         }
-        let [t_total, t_month, t_day] = tenant;
+        // One transaction: the marker and every ADD land together or not at
+        // all, and a retry of one that landed (its reply lost) is refused
+        // by the marker, so each record counts exactly once.
+        let mut items = vec![self.applied_item(record)?];
+        for (pk, sk, ttl) in &targets {
+            items.push(self.add_item(pk, sk, record, *ttl)?);
+        }
+        let call = async {
+            self.client()
+                .await
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .client_request_token(&record.record_id)
+                .send()
+                .await
+        };
+        match tokio::time::timeout(self.write_timeout, call).await {
+            Err(_) => {
+                return Err(StoreError(format!(
+                    "add cost: no answer within {:?}",
+                    self.write_timeout
+                )));
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if already_applied(&e) => {}
+            Ok(Err(e)) => return Err(error("add cost", e)),
+        }
+        let keys: Vec<(String, String)> = targets.into_iter().map(|(pk, sk, _)| (pk, sk)).collect();
+        let usd = self.read_usd(&keys).await?;
+        let at = |i: usize| usd.get(i).copied().unwrap_or(0);
         Ok(Running {
-            overall: overall?,
-            day: day?,
-            tenant: [t_total?, t_month?, t_day?],
+            overall: at(0),
+            day: at(1),
+            tenant: if record.tenant.is_empty() {
+                [0; 3]
+            } else {
+                [at(2), at(3), at(4)]
+            },
         })
     }
 
@@ -619,7 +699,12 @@ impl Store for DynamoStore {
         Ok(keys)
     }
 
-    async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {
+    async fn claim_alert(
+        &self,
+        scope: &str,
+        tier_usd: u64,
+        claimant: &str,
+    ) -> Result<bool, StoreError> {
         let call = async {
             let result = self
                 .client()
@@ -628,20 +713,26 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .item("pk", s(&self.pk("ALERT")))
                 .item("sk", s(&format!("{scope}#{tier_usd}")))
+                .item("claimed_by", s(claimant))
                 .item("raised_at", n(unix_seconds()))
                 .item("expires_at", n(unix_seconds() + DAY_RETENTION_SECONDS))
                 .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             match result {
                 Ok(_) => Ok(true),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(false)
-                }
-                Err(e) => Err(error("claim alert", e)),
+                // Claimed already: by this claimant when an earlier try
+                // landed but its reply was lost.
+                Err(e) => match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(c)) => Ok(c
+                        .item()
+                        .and_then(|old| old.get("claimed_by"))
+                        .is_some_and(|by| matches!(by, AttributeValue::S(v) if v == claimant))),
+                    _ => Err(error("claim alert", e)),
+                },
             }
         };
         self.bounded("claim alert", call).await

@@ -1,6 +1,6 @@
 //! The in-memory store: exact for one instance, the embedded default.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -16,9 +16,15 @@ pub struct MemoryStore {
     days: Mutex<BTreeMap<String, Totals>>,
     /// Per tenant, per period (`TOTAL`, `MONTH#…`, `DAY#…`).
     tenants: Mutex<HashMap<String, BTreeMap<String, Totals>>>,
-    alerts: Mutex<BTreeSet<(String, u64)>>,
+    /// Claimed alert tiers and who claimed them.
+    alerts: Mutex<BTreeMap<(String, u64), String>>,
     keys: Mutex<BTreeMap<String, KeyRecord>>,
+    /// Record ids applied, newest last (at most [`APPLIED_MAX`]).
+    applied: Mutex<(HashSet<String>, VecDeque<String>)>,
 }
+
+/// Record ids remembered for idempotency; a retry comes within seconds.
+const APPLIED_MAX: usize = 100_000;
 
 fn poisoned<T>(_: T) -> StoreError {
     StoreError("memory store lock poisoned".into())
@@ -69,34 +75,51 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError> {
+    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
+        // Every total under its locks at once: a record is applied whole,
+        // and once per record id.
         let mut overall = self.overall.lock().map_err(poisoned)?;
         let mut days = self.days.lock().map_err(poisoned)?;
-        if record.written.overall.is_none() {
-            overall.add(record);
-            record.written.overall = Some(overall.picodollars);
+        let mut tenants = self.tenants.lock().map_err(poisoned)?;
+        let mut applied = self.applied.lock().map_err(poisoned)?;
+        let fresh = applied.0.insert(record.record_id.clone());
+        if fresh {
+            applied.1.push_back(record.record_id.clone());
+            if applied.1.len() > APPLIED_MAX
+                && let Some(old) = applied.1.pop_front()
+            {
+                applied.0.remove(&old);
+            }
+        } else {
+            // Applied before: report the totals, add nothing.
+            let day = days.get(&record.day).map_or(0, |d| d.picodollars);
+            let mut tenant = [0; 3];
+            if let Some(periods) = tenants.get(&record.tenant) {
+                for (slot, period) in tenant.iter_mut().zip(record.tenant_periods()) {
+                    *slot = periods.get(&period).map_or(0, |t| t.picodollars);
+                }
+            }
+            return Ok(Running {
+                overall: overall.picodollars,
+                day,
+                tenant,
+            });
         }
-        if record.written.day.is_none() {
-            let day = days.entry(record.day.clone()).or_default();
-            day.add(record);
-            record.written.day = Some(day.picodollars);
-        }
+        overall.add(record);
+        let day = days.entry(record.day.clone()).or_default();
+        day.add(record);
         let mut tenant = [0; 3];
         if !record.tenant.is_empty() {
-            let mut tenants = self.tenants.lock().map_err(poisoned)?;
             let periods = tenants.entry(record.tenant.clone()).or_default();
-            for (i, period) in record.tenant_periods().into_iter().enumerate() {
+            for (slot, period) in tenant.iter_mut().zip(record.tenant_periods()) {
                 let totals = periods.entry(period).or_default();
-                if record.written.tenant[i].is_none() {
-                    totals.add(record);
-                    record.written.tenant[i] = Some(totals.picodollars);
-                }
-                tenant[i] = record.written.tenant[i].unwrap_or_default();
+                totals.add(record);
+                *slot = totals.picodollars;
             }
         }
         Ok(Running {
-            overall: record.written.overall.unwrap_or(overall.picodollars),
-            day: record.written.day.unwrap_or_default(),
+            overall: overall.picodollars,
+            day: day.picodollars,
             tenant,
         })
     }
@@ -139,12 +162,17 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {
-        Ok(self
-            .alerts
-            .lock()
-            .map_err(poisoned)?
-            .insert((scope.to_owned(), tier_usd)))
+    async fn claim_alert(
+        &self,
+        scope: &str,
+        tier_usd: u64,
+        claimant: &str,
+    ) -> Result<bool, StoreError> {
+        let mut alerts = self.alerts.lock().map_err(poisoned)?;
+        let holder = alerts
+            .entry((scope.to_owned(), tier_usd))
+            .or_insert_with(|| claimant.to_owned());
+        Ok(holder == claimant)
     }
 
     async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError> {

@@ -101,16 +101,15 @@ pub struct CostRecord {
     pub picodollars: u64,
     /// The request, for reconciliation when the write fails.
     pub request_id: String,
+    /// Unique to this record (made by the gateway, never the client's
+    /// request id): the idempotency key of its write.
+    pub record_id: String,
     /// The client key (tenant id) whose spend this is; empty for none.
     pub tenant: String,
     /// Prompt tokens of the request.
     pub prompt_tokens: u64,
     /// Completion tokens of the request.
     pub completion_tokens: u64,
-    /// Totals this record is already in, with their values after its add:
-    /// a retry after a partial write adds only to the others.
-    #[serde(skip)]
-    pub written: Written,
 }
 
 impl CostRecord {
@@ -131,19 +130,7 @@ pub fn periods(day: &str) -> [String; 3] {
     ]
 }
 
-/// The totals a [`CostRecord`] has been added to so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Written {
-    /// The overall total after the add, once it is done.
-    pub overall: Option<u64>,
-    /// The day's total after the add, once it is done.
-    pub day: Option<u64>,
-    /// The tenant's totals (all time, month, day) after the add, each once
-    /// it is done.
-    pub tenant: [Option<u64>; 3],
-}
-
-/// Totals after an add, in picodollars.
+/// Totals after an add (and any that ran alongside it), in picodollars.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Running {
     /// All-time total.
@@ -216,11 +203,10 @@ pub trait Store: Send + Sync {
 
     /// Adds a cost to the overall and the day's totals (per provider and
     /// model too) and, with a tenant, to its all-time, month and day
-    /// totals; returns the totals after the add. A total the record is
-    /// already in (`record.written`) is not added to again, and each one
-    /// written is marked there, so retrying a partly failed add never
-    /// counts a record twice.
-    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError>;
+    /// totals, all at once and exactly once per `record_id`: a retry of a
+    /// record that was applied (its reply lost) adds nothing. Returns the
+    /// totals after the add.
+    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError>;
 
     /// A tenant's totals for the given periods (see [`periods`]); periods
     /// without spend are left out.
@@ -240,8 +226,14 @@ pub trait Store: Send + Sync {
     /// Every virtual key, revoked ones included.
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
 
-    /// Marks an alert tier as raised; `true` only for the first caller.
-    async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError>;
+    /// Marks an alert tier as raised by `claimant`; `true` for the first
+    /// claimant only (and for its own retries), so a tier alerts once.
+    async fn claim_alert(
+        &self,
+        scope: &str,
+        tier_usd: u64,
+        claimant: &str,
+    ) -> Result<bool, StoreError>;
 
     /// The overall totals and those of the given days.
     async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError>;

@@ -63,12 +63,17 @@ impl Store for TracedStore {
             .await
     }
 
-    async fn add_cost(&self, record: &mut CostRecord) -> Result<Running, StoreError> {
+    async fn add_cost(&self, record: &CostRecord) -> Result<Running, StoreError> {
         self.traced("add_cost", self.0.add_cost(record)).await
     }
 
-    async fn claim_alert(&self, scope: &str, tier_usd: u64) -> Result<bool, StoreError> {
-        self.traced("claim_alert", self.0.claim_alert(scope, tier_usd))
+    async fn claim_alert(
+        &self,
+        scope: &str,
+        tier_usd: u64,
+        claimant: &str,
+    ) -> Result<bool, StoreError> {
+        self.traced("claim_alert", self.0.claim_alert(scope, tier_usd, claimant))
             .await
     }
 
