@@ -97,10 +97,12 @@ impl AppState {
             providers.insert(id, adapter);
         }
         let routes = Routes::new(&config.file, providers.keys().copied())?;
-        let pricing = Pricing::new(&config.file.pricing).map_err(|message| ConfigError {
-            var: "GATEWAY_CONFIG [pricing]".into(),
-            message,
-        })?;
+        let pricing = Pricing::new(&config.file.pricing)
+            .map_err(|message| ConfigError {
+                var: "GATEWAY_CONFIG [pricing]".into(),
+                message,
+            })?
+            .with_unpriced(config.unpriced);
         let store: Arc<dyn Store> = match &config.store.dynamodb_table {
             Some(table) => {
                 let dynamo = Arc::new(

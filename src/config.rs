@@ -304,6 +304,8 @@ pub struct Config {
     pub rate_limits: bool,
     /// What limits do when the store is down (`RATE_LIMIT_FAIL_MODE`).
     pub limit_fail: crate::limits::FailMode,
+    /// Models without a price: refused or charged (`UNPRICED_MODELS`).
+    pub unpriced: crate::pricing::Unpriced,
     /// Cost alert tiers in USD, per day and overall (`COST_ALERT_TIERS_USD`).
     pub alert_tiers: Vec<u64>,
     /// Per-request CloudWatch EMF metric lines (`EMF_METRICS`).
@@ -511,6 +513,9 @@ impl Config {
                 ));
             }
         };
+        let unpriced =
+            crate::pricing::Unpriced::parse(var("UNPRICED_MODELS").as_deref().unwrap_or("charge"))
+                .map_err(|e| ConfigError::new("UNPRICED_MODELS", e))?;
         let alert_tiers = match var("COST_ALERT_TIERS_USD") {
             None => crate::ledger::DEFAULT_TIERS.to_vec(),
             Some(list) => list
@@ -602,6 +607,7 @@ impl Config {
             store,
             rate_limits,
             limit_fail,
+            unpriced,
             alert_tiers,
             emf_metrics,
             otel_enabled,

@@ -331,16 +331,18 @@ impl Ledger {
     }
 
     /// The work left once a request is over: `priced` is the provider,
-    /// model and cost of an answered request, `usage` its tokens, `tenant`
-    /// the client key it is billed to.
+    /// model and cost of an answered request, `usage` its tokens (and
+    /// whether they are estimated), `tenant` the client key it is billed to.
     pub fn settlement(
         self: &Arc<Self>,
         request_id: &str,
         tenant: &str,
         priced: Option<(&str, &str, Cost)>,
-        usage: Option<&Usage>,
+        usage: Option<(&Usage, bool)>,
         reservations: Vec<Reservation>,
     ) -> Settlement {
+        let estimated = usage.is_some_and(|(_, e)| e);
+        let usage = usage.map(|(u, _)| u);
         let tokens = usage.map(|u| u.total_tokens);
         let record = priced
             .filter(|(_, _, cost)| cost.0 > 0)
@@ -354,6 +356,7 @@ impl Ledger {
                 tenant: tenant.to_owned(),
                 prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
                 completion_tokens: usage.map_or(0, |u| u.completion_tokens),
+                estimated,
             });
         if record.is_none() && reservations.is_empty() {
             return Settlement::default();
@@ -452,6 +455,7 @@ impl Ledger {
             json!({
                 "cost_usd": Cost(t.picodollars).to_string(),
                 "requests": t.requests,
+                "estimated_requests": t.estimated_requests,
                 "by_provider": usd(&t.by_provider),
                 "by_model": usd(&t.by_model),
             })
@@ -473,13 +477,13 @@ impl Ledger {
         &self.pricing
     }
 
-    /// Adds what a served request cost; returns the cost (`None` when the
-    /// model has no price, which is counted).
+    /// Adds what a served request cost; returns the cost. A model without
+    /// a table price is counted, and charged per the unpriced policy.
     pub fn record(&self, provider: &str, model: &str, usage: &Usage) -> Option<Cost> {
-        let Some(cost) = self.pricing.cost(model, usage) else {
+        if self.pricing.price(model).is_none() {
             self.unpriced.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
+        }
+        let cost = self.pricing.cost(model, usage)?;
         self.spent.fetch_add(cost.0, Ordering::Relaxed);
         if let Ok(mut by_model) = self.by_model.lock() {
             let mut name = (provider.to_owned(), model.to_owned());
@@ -603,10 +607,16 @@ mod tests {
             ledger.record("openai", "gpt-4o-mini", &usage);
         }
         ledger.record_saved("gpt-4o-mini", &usage);
-        assert!(ledger.record("openai", "unknown", &usage).is_none());
+        // Unpriced: charged at the catalogue's highest, (7 × 5 + 3 × 25) / 10⁶.
+        assert_eq!(
+            ledger
+                .record("openai", "unknown", &usage)
+                .map(|c| c.to_string()),
+            Some("0.00011".to_owned())
+        );
         let m = ledger.metrics();
-        // (7 × 0.15 + 3 × 0.60) / 10⁶ × 1000 = 0.00285
-        assert_eq!(m["spent_usd"], "0.00285");
+        // (7 × 0.15 + 3 × 0.60) / 10⁶ × 1000 = 0.00285, + 0.00011
+        assert_eq!(m["spent_usd"], "0.00296");
         assert_eq!(m["saved_by_cache_usd"], "0.00000285");
         assert_eq!(m["unpriced_requests"], 1);
         assert_eq!(m["by_model"][0]["requests"], 1000);

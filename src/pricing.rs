@@ -64,6 +64,17 @@ pub struct PriceFile {
     pub cache_write: Option<f64>,
 }
 
+/// `2024-07-18`, `20250514` or `001`: a dated or numbered snapshot.
+fn is_snapshot_suffix(rest: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let mut parts = rest.split('-');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(y), Some(m), Some(d), None) => digits(y, 4) && digits(m, 2) && digits(d, 2),
+        (Some(one), None, None, None) => digits(one, 8) || digits(one, 3),
+        _ => false,
+    }
+}
+
 /// USD per million tokens → picodollars per token (exact to 10⁻⁶ USD/Mtok).
 fn per_token(usd_per_mtok: f64) -> Result<u64, String> {
     if !(0.0..=1_000_000.0).contains(&usd_per_mtok) {
@@ -94,10 +105,60 @@ impl PriceFile {
     }
 }
 
-/// The pricing table: the catalogue's list prices, then the config file's.
+/// What happens to a model without a price (`UNPRICED_MODELS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpriced {
+    /// Refused with 400 before any upstream call.
+    Refuse,
+    /// Served and charged at this price.
+    ChargeAt(Price),
+}
+
+impl Unpriced {
+    /// `refuse`, `charge` (the catalogue's highest input and output
+    /// prices) or `charge:IN,OUT` (USD per million tokens).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "refuse" => Ok(Self::Refuse),
+            "charge" => {
+                let max = |f: fn(&catalog::ModelInfo) -> f64| {
+                    catalog::MODELS.iter().map(f).fold(0.0, f64::max)
+                };
+                let file = PriceFile {
+                    input: max(|m| m.input_per_mtok),
+                    output: max(|m| m.output_per_mtok),
+                    cached_input: None,
+                    cache_write: None,
+                };
+                file.to_price().map(Self::ChargeAt)
+            }
+            other => {
+                let (input, output) = other
+                    .strip_prefix("charge:")
+                    .and_then(|p| p.split_once(','))
+                    .and_then(|(i, o)| Some((i.trim().parse().ok()?, o.trim().parse().ok()?)))
+                    .ok_or_else(|| {
+                        format!("'{other}' is not refuse, charge or charge:IN,OUT (USD per million tokens)")
+                    })?;
+                PriceFile {
+                    input,
+                    output,
+                    cached_input: None,
+                    cache_write: None,
+                }
+                .to_price()
+                .map(Self::ChargeAt)
+            }
+        }
+    }
+}
+
+/// The pricing table: the catalogue's list prices, then the config file's;
+/// and the policy for models in neither.
 #[derive(Debug, Clone)]
 pub struct Pricing {
     table: BTreeMap<String, Price>,
+    unpriced: Unpriced,
 }
 
 impl Pricing {
@@ -121,12 +182,29 @@ impl Pricing {
             let price = file.to_price().map_err(|e| format!("{model}: {e}"))?;
             table.insert(model.clone(), price);
         }
-        Ok(Self { table })
+        Ok(Self {
+            table,
+            unpriced: Unpriced::parse("charge")?,
+        })
     }
 
-    /// Prices of `model`: exact name, else the longest known name it
-    /// starts with followed by `-` (dated snapshots such as
-    /// `gpt-4o-mini-2024-07-18`); Gemini's `models/` prefix is ignored.
+    /// The same table with `policy` for unpriced models.
+    #[must_use]
+    pub fn with_unpriced(mut self, policy: Unpriced) -> Self {
+        self.unpriced = policy;
+        self
+    }
+
+    /// The policy for unpriced models.
+    pub fn unpriced(&self) -> Unpriced {
+        self.unpriced
+    }
+
+    /// Prices of `model` from the table: the exact name, else the longest
+    /// known name followed only by a snapshot date (`-2024-07-18`,
+    /// `-20250514`) or a version number (`-001`), so `gpt-4o-mini-2024-07-18`
+    /// is `gpt-4o-mini` but `gpt-4o-audio-preview` is not `gpt-4o`.
+    /// Gemini's `models/` prefix is ignored.
     pub fn price(&self, model: &str) -> Option<&Price> {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if let Some(price) = self.table.get(model) {
@@ -137,17 +215,29 @@ impl Pricing {
             .filter(|(name, _)| {
                 model
                     .strip_prefix(name.as_str())
-                    .is_some_and(|rest| rest.starts_with('-'))
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(is_snapshot_suffix)
             })
             .max_by_key(|(name, _)| name.len())
             .map(|(_, price)| price)
+    }
+
+    /// The price a request on `model` is charged: the table's, else the
+    /// unpriced policy's (`true` when it is that fallback); `None` when
+    /// unpriced models are refused.
+    pub fn charge(&self, model: &str) -> Option<(&Price, bool)> {
+        match (self.price(model), &self.unpriced) {
+            (Some(price), _) => Some((price, false)),
+            (None, Unpriced::ChargeAt(price)) => Some((price, true)),
+            (None, Unpriced::Refuse) => None,
+        }
     }
 
     /// What `usage` on `model` costs; `None` for an unpriced model.
     /// Cached reads and cache writes are part of `prompt_tokens` and are
     /// priced once each; reasoning tokens are part of `completion_tokens`.
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<Cost> {
-        let price = self.price(model)?;
+        let (price, _) = self.charge(model)?;
         let cached = usage
             .prompt_tokens_details
             .as_ref()
@@ -188,6 +278,29 @@ mod tests {
     }
 
     #[test]
+    fn only_snapshots_of_a_priced_model_share_its_price() {
+        let pricing = Pricing::new(&BTreeMap::new())
+            .expect("catalogue prices")
+            .with_unpriced(Unpriced::Refuse);
+        for priced in [
+            "gpt-4o-mini",
+            "gpt-4o-mini-2024-07-18",
+            "models/gemini-2.5-flash",
+            "gemini-2.5-flash-001",
+        ] {
+            assert!(pricing.charge(priced).is_some(), "{priced}");
+        }
+        for unpriced in ["gpt-4o-mini-audio-preview", "gpt-4o-mini-x", "claude-nope"] {
+            assert!(pricing.charge(unpriced).is_none(), "{unpriced}");
+        }
+        assert!(
+            matches!(Unpriced::parse("charge:1.5,2"), Ok(Unpriced::ChargeAt(p)) if p.input == 1_500_000 && p.output == 2_000_000)
+        );
+        assert!(Unpriced::parse("free").is_err());
+        assert!(Unpriced::parse("charge:1").is_err());
+    }
+
+    #[test]
     fn costs_are_exact_decimals() {
         let pricing = Pricing::new(&BTreeMap::new()).expect("catalogue prices");
         // gpt-4o-mini: $0.15 in, $0.60 out, $0.075 cached per million.
@@ -201,7 +314,13 @@ mod tests {
         assert_eq!(cached.to_string(), "0.00012");
         assert_eq!(Cost(0).to_string(), "0");
         assert_eq!(Cost(3 * Cost::PER_USD).to_string(), "3");
-        assert!(pricing.cost("no-such-model", &usage(1, 1, 0)).is_none());
+        // An unknown model is charged at the catalogue's highest prices.
+        assert_eq!(
+            pricing
+                .cost("no-such-model", &usage(1, 1, 0))
+                .map(|c| c.to_string()),
+            Some("0.00003".to_owned())
+        );
         assert!(pricing.price("models/gemini-2.5-flash").is_some());
     }
 

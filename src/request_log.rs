@@ -131,6 +131,14 @@ pub struct RequestLog {
     pub prompt: Option<String>,
     /// The answer's text (only with `log_prompts`).
     pub completion: Option<String>,
+    /// Size of the request body, for a prompt estimate.
+    pub request_bytes: u64,
+    /// Whether a provider answered (a stream started).
+    pub answered_upstream: bool,
+    /// Characters of generated text relayed to the client.
+    relayed_chars: u64,
+    /// Usage was estimated: the stream ended before the provider's count.
+    usage_estimated: bool,
     ledger: Arc<Ledger>,
     overhead: Arc<Overhead>,
     upstream: Duration,
@@ -168,6 +176,10 @@ impl RequestLog {
             log_prompts: false,
             prompt: None,
             completion: None,
+            request_bytes: 0,
+            answered_upstream: false,
+            relayed_chars: 0,
+            usage_estimated: false,
             ledger,
             overhead,
             upstream: Duration::ZERO,
@@ -239,16 +251,43 @@ impl RequestLog {
             &self.request_id,
             &self.tenant,
             priced,
-            self.usage.as_ref(),
+            self.usage.as_ref().map(|u| (u, self.usage_estimated)),
             std::mem::take(&mut self.reservations),
         )
     }
 
+    /// Counts the generated text of a relayed chunk.
+    pub fn relayed(&mut self, chunk: &crate::api::types::ChatCompletionChunk) {
+        self.relayed_chars += chunk.generated_chars();
+    }
+
+    /// Tokens of a stream that ended before the provider's usage chunk
+    /// (the client left, or the provider cut it): the prompt from the
+    /// request's size, the completion from the text relayed, at ~4 bytes
+    /// a token. The provider bills them all the same.
+    fn estimated_usage(&self) -> Usage {
+        let prompt_tokens = self.request_bytes.div_ceil(4);
+        let completion_tokens = self.relayed_chars.div_ceil(4);
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            ..Usage::default()
+        }
+    }
+
     /// Prices the request once, adding it to the ledger, and returns its
     /// cost: zero for a cache hit, `None` without usage or a known price.
+    /// A stream that a provider started but that ended without its usage
+    /// is priced on an estimate, marked as such.
     pub fn settle(&mut self) -> Option<Cost> {
         if !self.settled {
             self.settled = true;
+            if self.usage.is_none() && self.stream && self.answered_upstream && self.cache != "hit"
+            {
+                self.usage = Some(self.estimated_usage());
+                self.usage_estimated = true;
+            }
             self.cost = if self.cache == "hit" {
                 Some(Cost(0))
             } else {
@@ -318,6 +357,7 @@ impl RequestLog {
             status,
             prompt_tokens = prompt,
             completion_tokens = completion,
+            usage_estimated = self.usage_estimated,
             cost_usd = cost.as_deref(),
             saved_usd = saved.as_deref(),
             latency_ms = latency.as_secs_f64() * 1000.0,

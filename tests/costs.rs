@@ -72,8 +72,11 @@ async fn costs_equal_pricing_times_usage_streamed_or_not() {
     assert!(by_model.iter().all(|m| m["requests"] == 2));
 }
 
+/// A model without a price is never free: by default it is charged at the
+/// catalogue's highest prices; `charge:IN,OUT` states the price; `refuse`
+/// answers 400 before any upstream call.
 #[tokio::test]
-async fn unpriced_models_are_counted_not_guessed() {
+async fn unpriced_models_are_charged_or_refused_never_free() {
     let h = Harness::start().await;
     let response = h
         .chat(&chat_body(
@@ -82,10 +85,100 @@ async fn unpriced_models_are_counted_not_guessed() {
         ))
         .await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers().get("x-gateway-cost-usd").is_none());
+    let cost = header(&response, "x-gateway-cost-usd");
+    let usage = json_of(response).await["usage"].clone();
+    // The catalogue's highest list prices, written out: $5 in, $25 out
+    // per million tokens.
+    let (prompt, completion) = (
+        usage["prompt_tokens"].as_u64().expect("prompt"),
+        usage["completion_tokens"].as_u64().expect("completion"),
+    );
+    assert_eq!(cost, usd(prompt * 5_000_000 + completion * 25_000_000));
     let costs = &common::metrics(&h).await["costs"];
     assert_eq!(costs["unpriced_requests"], 1);
-    assert_eq!(costs["spent_usd"], "0");
+
+    let stated = Harness::with_env(&[("UNPRICED_MODELS", "charge:1,2")]).await;
+    let response = stated
+        .chat(&chat_body(
+            "openai/gpt-unlisted-model",
+            "what does this cost",
+        ))
+        .await;
+    let cost = header(&response, "x-gateway-cost-usd");
+    let usage = json_of(response).await["usage"].clone();
+    let expected = usage["prompt_tokens"].as_u64().expect("prompt") * 1_000_000
+        + usage["completion_tokens"].as_u64().expect("completion") * 2_000_000;
+    assert_eq!(cost, usd(expected));
+
+    let refusing = Harness::with_env(&[("UNPRICED_MODELS", "refuse")]).await;
+    let calls = refusing.mock.requests().len();
+    let response = refusing
+        .chat(&chat_body("openai/gpt-unlisted-model", "refused"))
+        .await;
+    assert_eq!(response.status(), 400);
+    let body = json_of(response).await;
+    assert_eq!(body["error"]["param"], "model");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("[pricing.\"gpt-unlisted-model\"]"),
+        "{message}"
+    );
+    assert_eq!(refusing.mock.requests().len(), calls, "no upstream call");
+    // Snapshots of priced models are priced; other variants are not.
+    let response = refusing
+        .chat(&chat_body("gpt-4o-mini-2024-07-18", "dated snapshot"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = refusing
+        .chat(&chat_body("gpt-4o-mini-audio-preview", "another model"))
+        .await;
+    assert_eq!(response.status(), 400);
+}
+
+/// A stream that ends before the provider's usage — cut by the provider,
+/// or abandoned by the client — is billed on an estimate, marked so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_streams_are_billed_on_an_estimate() {
+    use futures_util::StreamExt;
+    let h = Harness::start().await;
+    for (_, model) in common::MODELS {
+        let mut cut = chat_body(model, "cut short mock:cut_after=2 mock:words=20");
+        cut["stream"] = json!(true);
+        let response = h.chat(&cut).await;
+        let text = response.text().await.expect("body");
+        assert!(!text.contains("[DONE]"), "{model}: {text}");
+
+        let mut left = chat_body(model, "leave early mock:words=200 mock:chunk_delay_ms=20");
+        left["stream"] = json!(true);
+        let response = h.chat(&left).await;
+        let mut chunks = response.bytes_stream();
+        let first = chunks.next().await.expect("a first chunk").expect("bytes");
+        assert!(!first.is_empty());
+        drop(chunks);
+    }
+    // The abandoned streams settle in the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let totals = loop {
+        common::settled(&h).await;
+        let totals = h
+            .http
+            .get(h.url("/metrics/costs?days=1"))
+            .bearer_auth(common::ADMIN_KEY)
+            .send()
+            .await
+            .expect("sent");
+        let totals = json_of(totals).await;
+        if totals["overall"]["estimated_requests"] == 6 || std::time::Instant::now() > deadline {
+            break totals;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(totals["overall"]["estimated_requests"], 6, "{totals}");
+    assert_eq!(totals["overall"]["requests"], 6, "{totals}");
+    for (_, model) in common::MODELS {
+        let cost = totals["overall"]["by_model"][model].as_str().unwrap_or("0");
+        assert_ne!(cost, "0", "{model} billed: {totals}");
+    }
 }
 
 #[tokio::test]

@@ -148,6 +148,7 @@ async fn retry_suite(store: Arc<dyn Store>) {
         tenant: "vk_0123456789abcdef".into(),
         prompt_tokens: 3,
         completion_tokens: 2,
+        estimated: false,
     };
     let first = record(5, "first");
     let running = store.add_cost(&first).await.expect("added");

@@ -19,6 +19,7 @@ use crate::cache::replay::{self, Collector, PendingStore};
 use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
 use crate::limits;
+use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
 use crate::request_log::RequestLog;
@@ -259,6 +260,7 @@ async fn serve(
     .await?;
     let mut request = parse_request(&bytes)?;
     log.requested(&request.model);
+    log.request_bytes = bytes.len() as u64;
     let key = tenant.and_then(|t| t.key.as_deref());
     let tenant = tenant.map_or("", |t| t.id.as_str());
     if let Some(key) = key {
@@ -285,6 +287,10 @@ async fn serve(
         asked,
         state.config.strategy,
     )?;
+    let mut plan = plan;
+    if state.ledger.pricing().unpriced() == Unpriced::Refuse {
+        refuse_unpriced(state, &request.model, &mut plan.candidates)?;
+    }
     meta.decision = plan.decision.as_ref().map(|d| d.summary());
     meta.route = plan.candidates.first().cloned();
     let wants_usage = prepare_upstream(&mut request);
@@ -339,6 +345,7 @@ async fn serve(
     let result = failover::run(state, &mut request, &plan.candidates, deadline).await;
     let (output, route, attempts) = match result {
         Ok(served) => {
+            log.answered_upstream = true;
             log.reserve(served.reservation);
             log.add_upstream(served.waited);
             (Ok(served.output), Some(served.route), served.attempts)
@@ -362,6 +369,29 @@ async fn serve(
         wants_usage,
         pending,
     })
+}
+
+/// Drops candidates without a price; none left is a 400 that says how to
+/// price the model.
+fn refuse_unpriced(
+    state: &AppState,
+    model: &str,
+    candidates: &mut Vec<Route>,
+) -> Result<(), GatewayError> {
+    let pricing = state.ledger.pricing();
+    let first = candidates.first().map(|r| r.model.clone());
+    candidates.retain(|r| pricing.price(&r.model).is_some());
+    if candidates.is_empty() {
+        let unpriced = first.unwrap_or_else(|| model.to_owned());
+        let unpriced: String = unpriced.chars().take(200).collect();
+        return Err(GatewayError::invalid(
+            format!(
+                "the model '{unpriced}' has no price and this gateway refuses unpriced models: add [pricing.\"{unpriced}\"] with input and output (USD per million tokens) to GATEWAY_CONFIG, or set UNPRICED_MODELS=charge:IN,OUT"
+            ),
+            Some("model".to_owned()),
+        ));
+    }
+    Ok(())
 }
 
 /// The strategy asked for in `x-routing-strategy`, if any.
@@ -483,6 +513,7 @@ fn relay(
                         if let Some(usage) = &chunk.usage {
                             log.usage = Some(usage.clone());
                         }
+                        log.relayed(&chunk);
                         log.finish_reasons.extend(chunk.finish_reasons());
                         if log.log_prompts
                             && let Some(text) = chunk

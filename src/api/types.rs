@@ -411,6 +411,30 @@ impl ChatCompletionChunk {
             .filter_map(|c| c.finish_reason.map(FinishReason::as_str))
     }
 
+    /// Characters of generated text in this chunk: content and tool-call
+    /// names and arguments.
+    pub fn generated_chars(&self) -> u64 {
+        self.choices
+            .iter()
+            .map(|c| {
+                let content = c.delta.content.as_deref().map_or(0, str::len);
+                let calls: usize = c
+                    .delta
+                    .tool_calls
+                    .iter()
+                    .flatten()
+                    .map(|t| {
+                        t.function.as_ref().map_or(0, |f| {
+                            f.name.as_deref().map_or(0, str::len)
+                                + f.arguments.as_deref().map_or(0, str::len)
+                        })
+                    })
+                    .sum();
+                (content + calls) as u64
+            })
+            .sum()
+    }
+
     /// The usage-only chunk sent last when `include_usage` is on.
     pub fn is_usage_only(&self) -> bool {
         self.choices.is_empty() && self.usage.is_some()

@@ -131,6 +131,7 @@ fn scope(t: &Totals) -> Value {
     json!({
         "cost_usd": Cost(t.picodollars).to_string(),
         "requests": t.requests,
+        "estimated_requests": t.estimated_requests,
         "prompt_tokens": t.prompt_tokens,
         "completion_tokens": t.completion_tokens,
         "by_model": by_model,

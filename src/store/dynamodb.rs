@@ -298,7 +298,7 @@ impl DynamoStore {
         let tokens = record
             .prompt_tokens
             .saturating_add(record.completion_tokens);
-        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c, prompt_tokens :pt, completion_tokens :ct, #t :tk".to_owned();
+        let mut expression = "ADD usd :c, requests :one, #p :c, #m :c, prompt_tokens :pt, completion_tokens :ct, #t :tk, estimated_requests :e".to_owned();
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
@@ -310,7 +310,8 @@ impl DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":pt", n(record.prompt_tokens))
             .expression_attribute_values(":ct", n(record.completion_tokens))
-            .expression_attribute_values(":tk", n(tokens));
+            .expression_attribute_values(":tk", n(tokens))
+            .expression_attribute_values(":e", n(u64::from(record.estimated)));
         if let Some(ttl) = ttl {
             expression.push_str(" SET expires_at = if_not_exists(expires_at, :ttl)");
             update = update.expression_attribute_values(":ttl", n(ttl));
@@ -415,6 +416,7 @@ fn totals_of(item: &HashMap<String, AttributeValue>) -> Totals {
         requests: number(item, "requests").unwrap_or(0),
         prompt_tokens: number(item, "prompt_tokens").unwrap_or(0),
         completion_tokens: number(item, "completion_tokens").unwrap_or(0),
+        estimated_requests: number(item, "estimated_requests").unwrap_or(0),
         ..Totals::default()
     };
     for name in item.keys() {

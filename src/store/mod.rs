@@ -110,6 +110,9 @@ pub struct CostRecord {
     pub prompt_tokens: u64,
     /// Completion tokens of the request.
     pub completion_tokens: u64,
+    /// The tokens are the gateway's estimate (a stream that ended before
+    /// the provider's usage).
+    pub estimated: bool,
 }
 
 impl CostRecord {
@@ -158,6 +161,8 @@ pub struct Totals {
     pub completion_tokens: u64,
     /// Prompt + completion tokens per model.
     pub tokens_by_model: BTreeMap<String, u64>,
+    /// Requests priced on estimated tokens.
+    pub estimated_requests: u64,
 }
 
 impl Totals {
@@ -168,6 +173,7 @@ impl Totals {
             .saturating_add(record.completion_tokens);
         self.picodollars = self.picodollars.saturating_add(record.picodollars);
         self.requests += 1;
+        self.estimated_requests += u64::from(record.estimated);
         self.prompt_tokens = self.prompt_tokens.saturating_add(record.prompt_tokens);
         self.completion_tokens = self
             .completion_tokens
