@@ -248,18 +248,22 @@ impl Ledger {
         }
         let _guard = self.track();
         loop {
-            let next = self.backlog.lock().ok().and_then(|mut b| b.pop_front());
+            // The record leaves the backlog only once written: a drain cut
+            // short (at shutdown) still finds it there, to log it.
+            let next = self.backlog.lock().ok().and_then(|b| b.front().cloned());
             let Some(record) = next else {
                 break;
             };
             match self.store.add_cost(&record).await {
-                Ok(running) => self.written(&record, running).await,
-                Err(_) => {
-                    if let Ok(mut b) = self.backlog.lock() {
-                        b.push_front(record);
+                Ok(running) => {
+                    if let Ok(mut b) = self.backlog.lock()
+                        && b.front().is_some_and(|r| r.record_id == record.record_id)
+                    {
+                        b.pop_front();
                     }
-                    break;
+                    self.written(&record, running).await;
                 }
+                Err(_) => break,
             }
         }
         self.draining.store(false, Ordering::Release);
@@ -269,6 +273,18 @@ impl Ledger {
     /// logged in full for reconciliation.
     pub async fn flush_backlog(&self) {
         self.drain().await;
+        self.log_backlog();
+    }
+
+    /// [`Ledger::flush_backlog`] within `limit`: what the store has not
+    /// taken by then is logged.
+    pub async fn flush_backlog_within(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.drain()).await;
+        self.log_backlog();
+    }
+
+    /// Logs every record still waiting, in full, for reconciliation.
+    fn log_backlog(&self) {
         let left: Vec<CostRecord> = self
             .backlog
             .lock()

@@ -198,3 +198,62 @@ async fn lambda_door_refuses_to_start_without_client_keys() {
     assert!(!status.success());
     assert!(stderr.contains("GATEWAY_API_KEYS"), "{stderr}");
 }
+
+/// Lambda's shutdown phase: the gateway registers an internal extension so
+/// it gets SIGTERM, and then logs every cost record the store did not take
+/// (here: a store that cannot be reached) for reconciliation, and exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_shutdown_logs_every_pending_cost_record() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
+    cmd.env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "gateway")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("OPENAI_API_KEY", PROVIDER_KEY)
+        .env("OPENAI_BASE_URL", mock.openai_base())
+        .env("CACHE_ENABLED", "false")
+        .env("GATEWAY_API_KEYS", CLIENT_KEY)
+        // A store nobody answers on: every cost write fails at once.
+        .env("DYNAMODB_TABLE", "gone")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut gateway = Gateway(cmd.spawn().expect("gateway binary starts"));
+    let stdout = gateway.0.stdout.take().expect("stdout");
+    let lines =
+        tokio::task::spawn_blocking(move || std::io::read_to_string(stdout).unwrap_or_default());
+
+    let mut rx = api
+        .invoke(chat_event(&chat_body("gpt-4o-mini", "bill me"), CLIENT_KEY))
+        .await;
+    let (prelude, body, _) = collect(&mut rx).await;
+    assert_eq!(prelude["statusCode"], 200, "{body}");
+    assert_eq!(api.extensions().await, ["llm-gateway-shutdown"]);
+
+    let pid = gateway.0.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || gateway.0.wait().expect("exits"));
+    let status = tokio::time::timeout(Duration::from_secs(5), status)
+        .await
+        .expect("exits within Lambda's shutdown time")
+        .expect("joined");
+    assert!(status.success(), "{status:?}");
+    let log = lines.await.expect("log read");
+    let reconcile: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("reconcile from this line"))
+        .collect();
+    assert_eq!(reconcile.len(), 1, "{log}");
+    assert!(reconcile[0].contains("lambda-req-1"), "{}", reconcile[0]);
+    assert!(reconcile[0].contains("gpt-4o-mini"), "{}", reconcile[0]);
+}

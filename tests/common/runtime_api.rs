@@ -34,6 +34,7 @@ struct Shared {
     queue: Mutex<Option<mpsc::Receiver<(String, Value)>>>,
     replies: Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>,
     init_errors: Mutex<Vec<String>>,
+    extensions: Mutex<Vec<String>>,
 }
 
 /// The emulator.
@@ -89,6 +90,11 @@ impl RuntimeApi {
         rx
     }
 
+    /// Names of the extensions the function registered.
+    pub async fn extensions(&self) -> Vec<String> {
+        self.shared.extensions.lock().await.clone()
+    }
+
     /// Errors the function reported at start-up.
     pub async fn init_errors(&self) -> Vec<String> {
         self.shared.init_errors.lock().await.clone()
@@ -106,6 +112,27 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
+    // The Extensions API: registration, and a next event that never comes
+    // (internal extensions get none; the process learns of shutdown by
+    // SIGTERM).
+    if path == "/2020-01-01/extension/register" {
+        let name = req
+            .headers()
+            .get("lambda-extension-name")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        shared.extensions.lock().await.push(name);
+        let mut response = reply(StatusCode::OK, "{}");
+        response.headers_mut().insert(
+            "lambda-extension-identifier",
+            "ext-1".parse().expect("header"),
+        );
+        return Ok(response);
+    }
+    if path == "/2020-01-01/extension/event/next" {
+        std::future::pending::<()>().await;
+    }
     let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
         return Ok(reply(StatusCode::NOT_FOUND, "{}"));
     };

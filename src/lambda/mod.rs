@@ -7,6 +7,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+mod shutdown;
+
 use crate::app::{self, AppState};
 use crate::config::AuthMode;
 use crate::traces;
@@ -39,6 +41,7 @@ pub async fn run(state: AppState) -> Result<(), lambda_http::Error> {
         providers = ?state.providers.keys().map(|p| p.as_str()).collect::<Vec<_>>(),
         "gateway serving Lambda invocations (response streaming)"
     );
+    shutdown::register(state.ledger.clone()).await;
     let router = if traces::enabled() {
         app::router(state).layer(axum::middleware::map_response(flush_after))
     } else {
