@@ -298,6 +298,11 @@ impl IntoResponse for GatewayError {
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // The body was not read to its end, so the connection cannot carry
+        // another request: say so, or a client may reuse it and fail.
+        if matches!(self, Self::PayloadTooLarge { .. } | Self::RequestTimeout) {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         // OpenAI's SDKs honour this: retrying cannot help a spent budget
         // or a refused permission.
         if matches!(self, Self::BudgetExceeded { .. } | Self::Forbidden { .. }) {

@@ -623,16 +623,16 @@ mod tests {
             ledger.record("openai", "gpt-4o-mini", &usage);
         }
         ledger.record_saved("gpt-4o-mini", &usage);
-        // Unpriced: charged at the catalogue's highest, (7 × 5 + 3 × 25) / 10⁶.
+        // Unpriced: charged at the list's highest, (7 × 5 + 3 × 30) / 10⁶.
         assert_eq!(
             ledger
                 .record("openai", "unknown", &usage)
                 .map(|c| c.to_string()),
-            Some("0.00011".to_owned())
+            Some("0.000125".to_owned())
         );
         let m = ledger.metrics();
-        // (7 × 0.15 + 3 × 0.60) / 10⁶ × 1000 = 0.00285, + 0.00011
-        assert_eq!(m["spent_usd"], "0.00296");
+        // (7 × 0.15 + 3 × 0.60) / 10⁶ × 1000 = 0.00285, + 0.000125
+        assert_eq!(m["spent_usd"], "0.002975");
         assert_eq!(m["saved_by_cache_usd"], "0.00000285");
         assert_eq!(m["unpriced_requests"], 1);
         assert_eq!(m["by_model"][0]["requests"], 1000);

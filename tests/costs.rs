@@ -87,13 +87,13 @@ async fn unpriced_models_are_charged_or_refused_never_free() {
     assert_eq!(response.status(), 200);
     let cost = header(&response, "x-gateway-cost-usd");
     let usage = json_of(response).await["usage"].clone();
-    // The catalogue's highest list prices, written out: $5 in, $25 out
-    // per million tokens.
+    // The price list's highest prices, written out: $5 in, $30 out per
+    // million tokens (gpt-5.5).
     let (prompt, completion) = (
         usage["prompt_tokens"].as_u64().expect("prompt"),
         usage["completion_tokens"].as_u64().expect("completion"),
     );
-    assert_eq!(cost, usd(prompt * 5_000_000 + completion * 25_000_000));
+    assert_eq!(cost, usd(prompt * 5_000_000 + completion * 30_000_000));
     let costs = &common::metrics(&h).await["costs"];
     assert_eq!(costs["unpriced_requests"], 1);
 

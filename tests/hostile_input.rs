@@ -191,12 +191,14 @@ async fn hostile_bodies_get_openai_errors_and_reach_no_provider() {
         if status == 413 {
             // A declared length over the limit is refused before the body
             // is read; a client still writing it may see the connection
-            // close before it reads the 413.
+            // close before it reads the 413. The server closes that
+            // connection, so it must not go back to the client's pool.
             let sent = h
                 .http
                 .post(h.url("/v1/chat/completions"))
                 .bearer_auth(CLIENT_KEY)
                 .header("content-type", "application/json")
+                .header("connection", "close")
                 .body(body)
                 .send()
                 .await;

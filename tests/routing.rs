@@ -251,7 +251,8 @@ async fn strategies_choose_from_cost_latency_and_capability() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
-    assert_eq!(header(&response, "x-gateway-model"), "gpt-5.4-nano");
+    // The cheapest list price in the pool ($0.10 / $0.50 per million).
+    assert_eq!(header(&response, "x-gateway-model"), "claude-haiku-5-5");
     let decision = header(&response, "x-gateway-routing");
     assert!(
         decision.starts_with("strategy=cost; score=") && decision.contains("runner-ups="),

@@ -24,15 +24,6 @@ pub struct ModelInfo {
     pub tier: Tier,
     /// Context window in tokens.
     pub context_window: u32,
-    /// USD per million input tokens (list price).
-    pub input_per_mtok: f64,
-    /// USD per million output tokens (list price).
-    pub output_per_mtok: f64,
-    /// USD per million input tokens read from the provider's prompt cache.
-    pub cached_input_per_mtok: f64,
-    /// USD per million input tokens written to the prompt cache (Anthropic
-    /// bills 1.25x input; the others bill writes as plain input).
-    pub cache_write_per_mtok: f64,
     /// Accepts images.
     pub vision: bool,
     /// Supports a JSON response format through the gateway.
@@ -48,7 +39,6 @@ const fn m(
     provider: ProviderId,
     tier: Tier,
     context_window: u32,
-    prices: (f64, f64, f64),
     quality: f64,
     latency_prior_ms: f64,
 ) -> ModelInfo {
@@ -57,14 +47,6 @@ const fn m(
         provider,
         tier,
         context_window,
-        input_per_mtok: prices.0,
-        output_per_mtok: prices.1,
-        cached_input_per_mtok: prices.2,
-        cache_write_per_mtok: if matches!(provider, ProviderId::Anthropic) {
-            prices.0 * 1.25
-        } else {
-            prices.0
-        },
         vision: true,
         // JSON mode is translated for OpenAI and Gemini; Anthropic refuses it.
         json_mode: !matches!(provider, ProviderId::Anthropic),
@@ -78,186 +60,33 @@ use Tier::{Fast, Flagship};
 
 /// Every known model, in listing order.
 pub const MODELS: &[ModelInfo] = &[
-    m(
-        "gpt-5.5",
-        O,
-        Flagship,
-        400_000,
-        (1.25, 10.0, 0.125),
-        0.95,
-        1200.0,
-    ),
-    m(
-        "gpt-5.4",
-        O,
-        Flagship,
-        400_000,
-        (1.25, 10.0, 0.125),
-        0.92,
-        1100.0,
-    ),
-    m(
-        "gpt-5.4-mini",
-        O,
-        Fast,
-        400_000,
-        (0.25, 2.0, 0.025),
-        0.80,
-        600.0,
-    ),
-    m(
-        "gpt-5.4-nano",
-        O,
-        Fast,
-        400_000,
-        (0.05, 0.4, 0.005),
-        0.65,
-        400.0,
-    ),
-    m(
-        "gpt-4.1",
-        O,
-        Flagship,
-        1_047_576,
-        (2.0, 8.0, 0.5),
-        0.85,
-        900.0,
-    ),
-    m(
-        "gpt-4.1-mini",
-        O,
-        Fast,
-        1_047_576,
-        (0.4, 1.6, 0.1),
-        0.75,
-        500.0,
-    ),
-    m(
-        "gpt-4o",
-        O,
-        Flagship,
-        128_000,
-        (2.5, 10.0, 1.25),
-        0.85,
-        800.0,
-    ),
-    m(
-        "gpt-4o-mini",
-        O,
-        Fast,
-        128_000,
-        (0.15, 0.6, 0.075),
-        0.70,
-        450.0,
-    ),
-    m(
-        "o4-mini",
-        O,
-        Flagship,
-        200_000,
-        (1.1, 4.4, 0.275),
-        0.88,
-        2500.0,
-    ),
-    m(
-        "claude-opus-5-5",
-        A,
-        Flagship,
-        200_000,
-        (5.0, 25.0, 0.5),
-        0.98,
-        1800.0,
-    ),
-    m(
-        "claude-sonnet-5-5",
-        A,
-        Flagship,
-        200_000,
-        (3.0, 15.0, 0.3),
-        0.95,
-        1200.0,
-    ),
-    m(
-        "claude-haiku-5-5",
-        A,
-        Fast,
-        200_000,
-        (1.0, 5.0, 0.1),
-        0.82,
-        600.0,
-    ),
-    m(
-        "claude-opus-4-8",
-        A,
-        Flagship,
-        200_000,
-        (5.0, 25.0, 0.5),
-        0.96,
-        1700.0,
-    ),
-    m(
-        "claude-sonnet-4-6",
-        A,
-        Flagship,
-        200_000,
-        (3.0, 15.0, 0.3),
-        0.93,
-        1100.0,
-    ),
-    m(
-        "claude-haiku-4-5",
-        A,
-        Fast,
-        200_000,
-        (1.0, 5.0, 0.1),
-        0.80,
-        550.0,
-    ),
-    m(
-        "gemini-3.5-flash",
-        G,
-        Fast,
-        1_048_576,
-        (0.3, 2.5, 0.03),
-        0.84,
-        500.0,
-    ),
+    m("gpt-5.5", O, Flagship, 400_000, 0.95, 1200.0),
+    m("gpt-5.4", O, Flagship, 400_000, 0.92, 1100.0),
+    m("gpt-5.4-mini", O, Fast, 400_000, 0.80, 600.0),
+    m("gpt-5.4-nano", O, Fast, 400_000, 0.65, 400.0),
+    m("gpt-4.1", O, Flagship, 1_047_576, 0.85, 900.0),
+    m("gpt-4.1-mini", O, Fast, 1_047_576, 0.75, 500.0),
+    m("gpt-4o", O, Flagship, 128_000, 0.85, 800.0),
+    m("gpt-4o-mini", O, Fast, 128_000, 0.70, 450.0),
+    m("o4-mini", O, Flagship, 200_000, 0.88, 2500.0),
+    m("claude-opus-5-5", A, Flagship, 200_000, 0.98, 1800.0),
+    m("claude-sonnet-5-5", A, Flagship, 200_000, 0.95, 1200.0),
+    m("claude-haiku-5-5", A, Fast, 200_000, 0.82, 600.0),
+    m("claude-opus-4-8", A, Flagship, 200_000, 0.96, 1700.0),
+    m("claude-sonnet-4-6", A, Flagship, 200_000, 0.93, 1100.0),
+    m("claude-haiku-4-5", A, Fast, 200_000, 0.80, 550.0),
+    m("gemini-3.5-flash", G, Fast, 1_048_576, 0.84, 500.0),
     m(
         "gemini-3.1-pro-preview",
         G,
         Flagship,
         1_048_576,
-        (2.0, 12.0, 0.2),
         0.95,
         1500.0,
     ),
-    m(
-        "gemini-3-flash-preview",
-        G,
-        Fast,
-        1_048_576,
-        (0.5, 3.0, 0.05),
-        0.82,
-        500.0,
-    ),
-    m(
-        "gemini-2.5-pro",
-        G,
-        Flagship,
-        1_048_576,
-        (1.25, 10.0, 0.125),
-        0.90,
-        1400.0,
-    ),
-    m(
-        "gemini-2.5-flash",
-        G,
-        Fast,
-        1_048_576,
-        (0.3, 2.5, 0.03),
-        0.78,
-        450.0,
-    ),
+    m("gemini-3-flash-preview", G, Fast, 1_048_576, 0.82, 500.0),
+    m("gemini-2.5-pro", G, Flagship, 1_048_576, 0.90, 1400.0),
+    m("gemini-2.5-flash", G, Fast, 1_048_576, 0.78, 450.0),
 ];
 
 /// The default member of each tier per provider: what a failing model of
@@ -294,11 +123,9 @@ mod tests {
     #[test]
     fn catalogue_values_are_sane() {
         for info in MODELS {
-            assert!(
-                info.input_per_mtok > 0.0 && info.output_per_mtok >= info.input_per_mtok,
-                "{}",
-                info.id
-            );
+            let (input, output) = crate::pricing::list_price(info.id)
+                .unwrap_or_else(|| panic!("{} has no entry in prices.toml", info.id));
+            assert!(input > 0.0 && output >= input, "{}", info.id);
             assert!(
                 (0.0..=1.0).contains(&info.quality) && info.latency_prior_ms > 0.0,
                 "{}",

@@ -126,11 +126,11 @@ impl Requirements {
             && self.prompt_tokens + self.output_tokens <= u64::from(info.context_window)
     }
 
-    /// Estimated USD cost of the request on a model.
-    pub fn cost(&self, info: &ModelInfo) -> f64 {
-        (self.prompt_tokens as f64 * info.input_per_mtok
-            + self.output_tokens as f64 * info.output_per_mtok)
-            / 1_000_000.0
+    /// Estimated USD cost of the request on a model, at its list price
+    /// (unknown when the model has none).
+    pub fn cost(&self, info: &ModelInfo) -> Option<f64> {
+        let (input, output) = crate::pricing::list_price(info.id)?;
+        Some((self.prompt_tokens as f64 * input + self.output_tokens as f64 * output) / 1_000_000.0)
     }
 }
 
@@ -184,7 +184,7 @@ pub fn rank(
         .collect();
     let costs: Vec<Option<f64>> = infos
         .iter()
-        .map(|(_, i)| i.map(|i| needs.cost(i)))
+        .map(|(_, i)| i.and_then(|i| needs.cost(i)))
         .collect();
     let latencies: Vec<Option<f64>> = infos
         .iter()

@@ -8,7 +8,6 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::api::types::Usage;
-use crate::routing::catalog;
 
 /// An amount of money in picodollars.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,9 +47,27 @@ pub struct Price {
     pub cached_input: u64,
     /// Input tokens written to the provider's prompt cache (Anthropic).
     pub cache_write: u64,
+    /// The price of a whole request whose prompt is longer.
+    pub long: Option<LongPrice>,
 }
 
-/// `[pricing."model"]` in the config file: USD per million tokens.
+/// A long-prompt price tier, in picodollars per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongPrice {
+    /// Prompts over this many tokens pay this tier, for every token.
+    pub above_prompt_tokens: u64,
+    /// Uncached input.
+    pub input: u64,
+    /// Output.
+    pub output: u64,
+    /// Cached input.
+    pub cached_input: u64,
+    /// Cache writes.
+    pub cache_write: u64,
+}
+
+/// A price in USD per million tokens: an entry of the embedded price list
+/// (`prices.toml`) or of `[pricing."model"]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriceFile {
@@ -62,6 +79,63 @@ pub struct PriceFile {
     pub cached_input: Option<f64>,
     /// Cache writes (defaults to the input price).
     pub cache_write: Option<f64>,
+    /// A higher price for long prompts.
+    #[serde(default)]
+    pub long_context: Option<LongContextFile>,
+    /// The provider's page the price comes from.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// When it was last checked: `YYYY-MM-DD`, or `unverified`.
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// A dated secondary report of the source the check relied on.
+    #[serde(default)]
+    pub via: Option<String>,
+}
+
+/// `long_context = { above_prompt_tokens, input, output, … }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongContextFile {
+    /// The threshold, in prompt tokens.
+    pub above_prompt_tokens: u64,
+    /// Uncached input.
+    pub input: f64,
+    /// Output.
+    pub output: f64,
+    /// Cached input (defaults to this tier's input).
+    pub cached_input: Option<f64>,
+    /// Cache writes (defaults to this tier's input).
+    pub cache_write: Option<f64>,
+}
+
+/// The embedded price list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceList {
+    models: BTreeMap<String, PriceFile>,
+}
+
+/// The price list built into the binary (`src/pricing/prices.toml`).
+pub const PRICES_TOML: &str = include_str!("prices.toml");
+
+/// The embedded price list, parsed once; an error names what is wrong.
+pub fn list() -> Result<&'static BTreeMap<String, PriceFile>, String> {
+    static LIST: std::sync::OnceLock<Result<BTreeMap<String, PriceFile>, String>> =
+        std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        toml::from_str::<PriceList>(PRICES_TOML)
+            .map(|l| l.models)
+            .map_err(|e| format!("the embedded price list: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// A catalogued model's list price, USD per million (input, output), for
+/// routing by cost.
+pub fn list_price(model: &str) -> Option<(f64, f64)> {
+    list().ok()?.get(model).map(|p| (p.input, p.output))
 }
 
 /// `2024-07-18`, `20250514` or `001`: a dated or numbered snapshot.
@@ -86,9 +160,39 @@ fn per_token(usd_per_mtok: f64) -> Result<u64, String> {
 }
 
 impl PriceFile {
+    /// Input and output prices only.
+    pub fn plain(input: f64, output: f64) -> Self {
+        Self {
+            input,
+            output,
+            cached_input: None,
+            cache_write: None,
+            long_context: None,
+            source: None,
+            as_of: None,
+            via: None,
+        }
+    }
+
     fn to_price(&self) -> Result<Price, String> {
         let input = per_token(self.input)?;
+        let long = self
+            .long_context
+            .map(|l| -> Result<LongPrice, String> {
+                let input = per_token(l.input)?;
+                let or_input =
+                    |v: Option<f64>| v.map(per_token).transpose().map(|v| v.unwrap_or(input));
+                Ok(LongPrice {
+                    above_prompt_tokens: l.above_prompt_tokens,
+                    input,
+                    output: per_token(l.output)?,
+                    cached_input: or_input(l.cached_input)?,
+                    cache_write: or_input(l.cache_write)?,
+                })
+            })
+            .transpose()?;
         Ok(Price {
+            long,
             input,
             output: per_token(self.output)?,
             cached_input: self
@@ -115,22 +219,17 @@ pub enum Unpriced {
 }
 
 impl Unpriced {
-    /// `refuse`, `charge` (the catalogue's highest input and output
+    /// `refuse`, `charge` (the price list's highest input and output
     /// prices) or `charge:IN,OUT` (USD per million tokens).
     pub fn parse(text: &str) -> Result<Self, String> {
         match text {
             "refuse" => Ok(Self::Refuse),
             "charge" => {
-                let max = |f: fn(&catalog::ModelInfo) -> f64| {
-                    catalog::MODELS.iter().map(f).fold(0.0, f64::max)
-                };
-                let file = PriceFile {
-                    input: max(|m| m.input_per_mtok),
-                    output: max(|m| m.output_per_mtok),
-                    cached_input: None,
-                    cache_write: None,
-                };
-                file.to_price().map(Self::ChargeAt)
+                let list = list()?;
+                let max = |f: fn(&PriceFile) -> f64| list.values().map(f).fold(0.0, f64::max);
+                PriceFile::plain(max(|p| p.input), max(|p| p.output))
+                    .to_price()
+                    .map(Self::ChargeAt)
             }
             other => {
                 let (input, output) = other
@@ -140,20 +239,15 @@ impl Unpriced {
                     .ok_or_else(|| {
                         format!("'{other}' is not refuse, charge or charge:IN,OUT (USD per million tokens)")
                     })?;
-                PriceFile {
-                    input,
-                    output,
-                    cached_input: None,
-                    cache_write: None,
-                }
-                .to_price()
-                .map(Self::ChargeAt)
+                PriceFile::plain(input, output)
+                    .to_price()
+                    .map(Self::ChargeAt)
             }
         }
     }
 }
 
-/// The pricing table: the catalogue's list prices, then the config file's;
+/// The pricing table: the embedded list prices, then the config file's;
 /// and the policy for models in neither.
 #[derive(Debug, Clone)]
 pub struct Pricing {
@@ -162,20 +256,15 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    /// The built-in table with `overrides` (model name → prices) applied.
+    /// The embedded price list with `overrides` (model name → prices) applied.
     pub fn new(overrides: &BTreeMap<String, PriceFile>) -> Result<Self, String> {
-        let mut table: BTreeMap<String, Price> = catalog::MODELS
+        let mut table: BTreeMap<String, Price> = list()?
             .iter()
-            .map(|m| {
-                let price = PriceFile {
-                    input: m.input_per_mtok,
-                    output: m.output_per_mtok,
-                    cached_input: Some(m.cached_input_per_mtok),
-                    cache_write: Some(m.cache_write_per_mtok),
-                }
-                .to_price()
-                .map_err(|e| format!("catalogue price of {}: {e}", m.id))?;
-                Ok((m.id.to_owned(), price))
+            .map(|(model, file)| {
+                let price = file
+                    .to_price()
+                    .map_err(|e| format!("the embedded price of {model}: {e}"))?;
+                Ok((model.clone(), price))
             })
             .collect::<Result<_, String>>()?;
         for (model, file) in overrides {
@@ -238,6 +327,17 @@ impl Pricing {
     /// priced once each; reasoning tokens are part of `completion_tokens`.
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<Cost> {
         let (price, _) = self.charge(model)?;
+        // A long prompt pays the long tier on every token of the request.
+        let price = match price.long {
+            Some(long) if usage.prompt_tokens > long.above_prompt_tokens => &Price {
+                input: long.input,
+                output: long.output,
+                cached_input: long.cached_input,
+                cache_write: long.cache_write,
+                long: None,
+            },
+            _ => price,
+        };
         let cached = usage
             .prompt_tokens_details
             .as_ref()
@@ -314,12 +414,12 @@ mod tests {
         assert_eq!(cached.to_string(), "0.00012");
         assert_eq!(Cost(0).to_string(), "0");
         assert_eq!(Cost(3 * Cost::PER_USD).to_string(), "3");
-        // An unknown model is charged at the catalogue's highest prices.
+        // An unknown model is charged at the list's highest prices.
         assert_eq!(
             pricing
                 .cost("no-such-model", &usage(1, 1, 0))
                 .map(|c| c.to_string()),
-            Some("0.00003".to_owned())
+            Some("0.000035".to_owned())
         );
         assert!(pricing.price("models/gemini-2.5-flash").is_some());
     }
@@ -337,17 +437,46 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_list_dates_and_sources_every_price() {
+        let list = list().expect("prices.toml parses");
+        for info in crate::routing::catalog::MODELS {
+            assert!(list.contains_key(info.id), "{} has no price", info.id);
+        }
+        for (model, price) in list {
+            let source = price.source.as_deref().unwrap_or_default();
+            assert!(source.starts_with("https://"), "{model}: source");
+            let as_of = price.as_of.as_deref().unwrap_or_default();
+            let dated = as_of.len() == 10
+                && as_of.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            assert!(dated || as_of == "unverified", "{model}: as_of {as_of}");
+            assert!(price.to_price().is_ok(), "{model}");
+        }
+    }
+
+    #[test]
+    fn long_prompts_pay_the_long_tier_on_every_token() {
+        let pricing = Pricing::new(&BTreeMap::new()).expect("prices");
+        // claude-haiku-5-5: $0.10 / $0.50, over 100,000 prompt tokens $0.50 / $2.50.
+        let short = pricing
+            .cost("claude-haiku-5-5", &usage(100_000, 1_000, 0))
+            .expect("priced");
+        assert_eq!(short.to_string(), "0.0105");
+        let long = pricing
+            .cost("claude-haiku-5-5", &usage(100_001, 1_000, 0))
+            .expect("priced");
+        assert_eq!(long.to_string(), "0.0525005");
+    }
+
+    #[test]
     fn overrides_replace_and_add() {
         let mut overrides = BTreeMap::new();
-        overrides.insert(
-            "my-model".to_owned(),
-            PriceFile {
-                input: 1.0,
-                output: 2.0,
-                cached_input: None,
-                cache_write: None,
-            },
-        );
+        overrides.insert("my-model".to_owned(), PriceFile::plain(1.0, 2.0));
         let pricing = Pricing::new(&overrides).expect("valid");
         assert_eq!(
             pricing.cost("my-model", &usage(1_000_000, 1_000_000, 0)),
