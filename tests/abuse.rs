@@ -18,18 +18,6 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 struct Gateway(Child);
 
 impl Drop for Gateway {
@@ -61,7 +49,7 @@ async fn slow_clients_hold_neither_connections_nor_memory() {
         .spawn()
         .expect("gateway starts");
     let gateway = Gateway(child);
-    let pid = gateway.0.id();
+    let pid = gateway.0.id().to_string();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
@@ -69,7 +57,7 @@ async fn slow_clients_hold_neither_connections_nor_memory() {
         assert!(started.elapsed() < Duration::from_secs(20), "gateway up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let baseline = rss_kib(pid);
+    let baseline = common::rss_kib(&pid);
 
     // 200 clients that never finish their heads, and 20 that never send
     // a byte, all at once.
@@ -101,7 +89,7 @@ async fn slow_clients_hold_neither_connections_nor_memory() {
         .send();
     let sample = async {
         loop {
-            peak = peak.max(rss_kib(pid));
+            peak = peak.max(common::rss_kib(&pid));
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };

@@ -160,14 +160,7 @@ async fn interrupted_streams_are_billed_on_an_estimate() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let totals = loop {
         common::settled(&h).await;
-        let totals = h
-            .http
-            .get(h.url("/metrics/costs?days=1"))
-            .bearer_auth(common::ADMIN_KEY)
-            .send()
-            .await
-            .expect("sent");
-        let totals = json_of(totals).await;
+        let (_, totals) = common::cost_totals(&h).await;
         if totals["overall"]["estimated_requests"] == 6 || std::time::Instant::now() > deadline {
             break totals;
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Harness, chat_body, create_table, dynamodb_url, header};
+use common::{Harness, chat_body, create_table, dynamodb_url, header, picodollars};
 use futures_util::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -87,12 +87,6 @@ async fn lossy_proxy(upstream: SocketAddr) -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, counted)
 }
 
-fn picodollars(usd: &str) -> u64 {
-    let (whole, frac) = usd.split_once('.').unwrap_or((usd, ""));
-    whole.parse::<u64>().expect("usd") * 1_000_000_000_000
-        + format!("{frac:0<12}").parse::<u64>().expect("usd")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_store_replies_never_count_a_cost_twice() {
     let emulator = dynamodb_url();
@@ -131,7 +125,7 @@ async fn lost_store_replies_never_count_a_cost_twice() {
         }
     }))
     .await;
-    let billed: u64 = answers.iter().sum();
+    let billed = u64::try_from(answers.iter().sum::<u128>()).expect("fits");
     assert!(billed > 0);
     common::settled(&h).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

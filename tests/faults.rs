@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// test then timed out waiting for a hit on a 2-core CI machine).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-use common::{Harness, OwnService, chat_body, header, json_of, picodollars};
+use common::{Harness, OwnService, chat_body, header, picodollars};
 use serde_json::{Value, json};
 
 /// Serves `n` requests; returns the summed `x-gateway-cost-usd`.
@@ -34,15 +34,7 @@ async fn serve(h: &Harness, n: usize, tag: &str) -> u128 {
 }
 
 async fn costs(h: &Harness) -> (u16, Value) {
-    let response = h
-        .http
-        .get(h.url("/metrics/costs?days=1"))
-        .bearer_auth(common::ADMIN_KEY)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, json_of(response).await)
+    common::cost_totals(h).await
 }
 
 async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {

@@ -173,15 +173,7 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>, u16, Option<&'static str>)> {
 }
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    common::rss_kib("self")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

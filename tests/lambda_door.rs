@@ -23,6 +23,16 @@ impl Drop for Gateway {
 }
 
 fn spawn_gateway(api: &RuntimeApi, mock: &MockUpstream, client_keys: Option<&str>) -> Gateway {
+    Gateway(
+        lambda_command(api, mock, client_keys)
+            .spawn()
+            .expect("gateway binary starts"),
+    )
+}
+
+/// The gateway binary as the Lambda runtime starts it (stdout dropped,
+/// stderr piped), with `client_keys` if given.
+fn lambda_command(api: &RuntimeApi, mock: &MockUpstream, client_keys: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
     cmd.env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -37,7 +47,7 @@ fn spawn_gateway(api: &RuntimeApi, mock: &MockUpstream, client_keys: Option<&str
     if let Some(keys) = client_keys {
         cmd.env("GATEWAY_API_KEYS", keys);
     }
-    Gateway(cmd.spawn().expect("gateway binary starts"))
+    cmd
 }
 
 async fn setup() -> (RuntimeApi, MockUpstream, Gateway) {
@@ -206,18 +216,9 @@ async fn lambda_door_refuses_to_start_without_client_keys() {
 async fn lambda_shutdown_logs_every_pending_cost_record() {
     let api = RuntimeApi::start().await;
     let mock = common::recording_mock().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
-    cmd.env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "gateway")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("OPENAI_API_KEY", PROVIDER_KEY)
-        .env("OPENAI_BASE_URL", mock.openai_base())
-        .env("CACHE_ENABLED", "false")
-        .env("GATEWAY_API_KEYS", CLIENT_KEY)
-        // A store nobody answers on: every cost write fails at once.
-        .env("DYNAMODB_TABLE", "gone")
+    let mut cmd = lambda_command(&api, &mock, Some(CLIENT_KEY));
+    // A store nobody answers on: every cost write fails at once.
+    cmd.env("DYNAMODB_TABLE", "gone")
         .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")

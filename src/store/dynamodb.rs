@@ -21,7 +21,7 @@
 //! The client is created on first use (cold starts do not wait for it) from
 //! the standard AWS chain; `AWS_ENDPOINT_URL_DYNAMODB` points it elsewhere.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -42,6 +42,9 @@ use crate::config::AwsSettings;
 use crate::keys::KeyRecord;
 
 use super::{Cell, CostRecord, Running, Store, StoreError, Take, Totals, slug, take_all};
+
+/// One DynamoDB item.
+type Item = HashMap<String, AttributeValue>;
 
 /// Days a day's totals are kept (the `expires_at` TTL attribute).
 const DAY_RETENTION_SECONDS: u64 = 400 * 86_400;
@@ -339,10 +342,17 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// The `usd` of each item, read strongly consistent (0 when absent).
-    async fn read_usd(&self, keys: &[(String, String)]) -> Result<Vec<u64>, StoreError> {
+    /// Items by `(pk, sk)`, read strongly consistent in one
+    /// `BatchGetItem` (at most 100 keys), within `limit`; each found item
+    /// is returned with its key, missing ones are left out.
+    async fn batch_get(
+        &self,
+        keys: &[(String, String)],
+        what: &str,
+        limit: Duration,
+    ) -> Result<Vec<((String, String), Item)>, StoreError> {
         let mut request = KeysAndAttributes::builder().consistent_read(true);
-        for (pk, sk) in keys {
+        for (pk, sk) in keys.iter().take(100) {
             request = request.keys(HashMap::from([
                 ("pk".to_owned(), s(pk)),
                 ("sk".to_owned(), s(sk)),
@@ -357,21 +367,34 @@ impl DynamoStore {
                 .request_items(table.clone(), request)
                 .send()
                 .await
-                .map_err(|e| error("read totals", e))
+                .map_err(|e| error(what, e))
         };
-        let out = bounded_by(self.write_timeout, "read totals", call).await?;
-        let items = out.responses().and_then(|r| r.get(&table));
+        let out = bounded_by(limit, what, call).await?;
+        let text = |item: &Item, name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        };
+        Ok(out
+            .responses()
+            .and_then(|r| r.get(&table))
+            .into_iter()
+            .flatten()
+            .filter_map(|item| Some(((text(item, "pk")?, text(item, "sk")?), item.clone())))
+            .collect())
+    }
+
+    /// The `usd` of each item, read strongly consistent (0 when absent).
+    async fn read_usd(&self, keys: &[(String, String)]) -> Result<Vec<u64>, StoreError> {
+        let found = self
+            .batch_get(keys, "read totals", self.write_timeout)
+            .await?;
         Ok(keys
             .iter()
-            .map(|(pk, sk)| {
-                items
-                    .into_iter()
-                    .flatten()
-                    .find(|item| {
-                        matches!(item.get("pk"), Some(AttributeValue::S(p)) if p == pk)
-                            && matches!(item.get("sk"), Some(AttributeValue::S(k)) if k == sk)
-                    })
-                    .and_then(|item| number(item, "usd"))
+            .map(|key| {
+                found
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, item)| number(item, "usd"))
                     .unwrap_or(0)
             })
             .collect())
@@ -586,39 +609,14 @@ impl Store for DynamoStore {
         periods: &[String],
     ) -> Result<Vec<(String, Totals)>, StoreError> {
         let pk = self.pk(&format!("USAGE#{}", slug(tenant)));
-        let mut keys = KeysAndAttributes::builder().consistent_read(true);
-        for period in periods.iter().take(100) {
-            keys = keys.keys(HashMap::from([
-                ("pk".to_owned(), s(&pk)),
-                ("sk".to_owned(), s(period)),
-            ]));
-        }
-        let keys = keys.build().map_err(|e| StoreError(e.to_string()))?;
-        let table = self.table.clone();
-        let call = async {
-            self.client()
-                .await
-                .batch_get_item()
-                .request_items(table.clone(), keys)
-                .send()
-                .await
-                .map_err(|e| error("read usage", e))
-        };
-        let out = self.bounded("read usage", call).await?;
-        let mut found: HashMap<String, Totals> = HashMap::new();
-        for item in out
-            .responses()
-            .and_then(|r| r.get(&table))
-            .into_iter()
-            .flatten()
-        {
-            if let Some(AttributeValue::S(sk)) = item.get("sk") {
-                found.insert(sk.clone(), totals_of(item));
-            }
-        }
-        Ok(periods
+        let keys: Vec<(String, String)> = periods.iter().map(|p| (pk.clone(), p.clone())).collect();
+        let found = self.batch_get(&keys, "read usage", self.timeout).await?;
+        Ok(keys
             .iter()
-            .filter_map(|p| found.remove(p).map(|t| (p.clone(), t)))
+            .filter_map(|key| {
+                let (_, item) = found.iter().find(|(k, _)| k == key)?;
+                Some((key.1.clone(), totals_of(item)))
+            })
             .collect())
     }
 
@@ -742,44 +740,23 @@ impl Store for DynamoStore {
 
     async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError> {
         let cost = self.pk("COST");
-        let key = |sk: &str| HashMap::from([("pk".to_owned(), s(&cost)), ("sk".to_owned(), s(sk))]);
-        let mut keys = KeysAndAttributes::builder().keys(key("TOTAL"));
-        for day in days.iter().take(90) {
-            keys = keys.keys(key(&format!("DAY#{day}")));
-        }
-        let keys = keys.build().map_err(|e| StoreError(e.to_string()))?;
-        let table = self.table.clone();
-        let call = async {
-            self.client()
-                .await
-                .batch_get_item()
-                .request_items(table.clone(), keys)
-                .send()
-                .await
-                .map_err(|e| error("read totals", e))
+        let mut keys = vec![(cost.clone(), "TOTAL".to_owned())];
+        keys.extend(
+            days.iter()
+                .take(90)
+                .map(|d| (cost.clone(), format!("DAY#{d}"))),
+        );
+        let found = self.batch_get(&keys, "read totals", self.timeout).await?;
+        let get = |sk: &str| {
+            found
+                .iter()
+                .find(|((_, k), _)| k == sk)
+                .map(|(_, item)| totals_of(item))
         };
-        let out = self.bounded("read totals", call).await?;
-        let items = out
-            .responses()
-            .and_then(|r| r.get(&table))
-            .cloned()
-            .unwrap_or_default();
-        let mut overall = Totals::default();
-        let mut by_day = BTreeMap::new();
-        for item in &items {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == "TOTAL" => overall = totals_of(item),
-                Some(AttributeValue::S(sk)) => {
-                    if let Some(day) = sk.strip_prefix("DAY#") {
-                        by_day.insert(day.to_owned(), totals_of(item));
-                    }
-                }
-                _ => {}
-            }
-        }
+        let overall = get("TOTAL").unwrap_or_default();
         let days = days
             .iter()
-            .filter_map(|d| by_day.remove(d).map(|t| (d.clone(), t)))
+            .filter_map(|d| get(&format!("DAY#{d}")).map(|t| (d.clone(), t)))
             .collect();
         Ok((overall, days))
     }

@@ -388,7 +388,33 @@ pub async fn settled(h: &Harness) {
         .await;
 }
 
-/// `GET /metrics` with the client key.
+/// Resident memory of a process (`self` or a pid), in KiB.
+pub fn rss_kib(process: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `GET /metrics/costs?days=1` with the operator key: status and body.
+pub async fn cost_totals(h: &Harness) -> (u16, Value) {
+    let response = h
+        .http
+        .get(h.url("/metrics/costs?days=1"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, json_of(response).await)
+}
+
+/// `GET /metrics` with the operator key.
 pub async fn metrics(h: &Harness) -> Value {
     let response = h
         .http
