@@ -101,6 +101,42 @@ pub fn refused(status: u16, latency: Duration) {
     }
 }
 
+/// What the cache did for a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// No cache is configured.
+    #[default]
+    Off,
+    /// Answered from the cache.
+    Hit,
+    /// Looked up, not found (the answer is stored).
+    Miss,
+    /// Skipped: not cacheable, or the client asked so.
+    Bypass,
+}
+
+impl CacheStatus {
+    /// `off`, `hit`, `miss`, `bypass`: the log line's and span's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Bypass => "bypass",
+        }
+    }
+
+    /// The `x-cache` header's value, when the cache took part.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Self::Off => None,
+            Self::Hit => Some("HIT"),
+            Self::Miss => Some("MISS"),
+            Self::Bypass => Some("BYPASS"),
+        }
+    }
+}
+
 /// What a request did, filled in along the pipeline.
 pub struct RequestLog {
     request_id: String,
@@ -119,8 +155,8 @@ pub struct RequestLog {
     pub first_token: Option<Duration>,
     /// Upstream attempts, retries and failovers included.
     pub attempts: usize,
-    /// `hit`, `miss`, `bypass`, or `off`.
-    pub cache: &'static str,
+    /// What the cache did.
+    pub cache: CacheStatus,
     /// Why each choice ended.
     pub finish_reasons: Vec<&'static str>,
     /// The request's trace span, ended with the summary line.
@@ -170,7 +206,7 @@ impl RequestLog {
             usage: None,
             first_token: None,
             attempts: 0,
-            cache: "off",
+            cache: CacheStatus::Off,
             finish_reasons: Vec::new(),
             trace: Span::default(),
             log_prompts: false,
@@ -207,7 +243,7 @@ impl RequestLog {
     /// Records a cache hit: the stored answer's model, and what answering
     /// from the cache saved (its usage at that model's prices).
     pub fn cache_hit(&mut self, stored: &ChatCompletion) {
-        self.cache = "hit";
+        self.cache = CacheStatus::Hit;
         self.answered(stored);
         self.model = Some(stored.model.clone());
         self.saved = stored
@@ -242,7 +278,7 @@ impl RequestLog {
         self.settlement_taken = true;
         let cost = self.settle();
         let priced = match (self.provider, &self.model, cost) {
-            (Some(provider), Some(model), Some(cost)) if self.cache != "hit" => {
+            (Some(provider), Some(model), Some(cost)) if self.cache != CacheStatus::Hit => {
                 Some((provider.as_str(), model.as_str(), cost))
             }
             _ => None,
@@ -283,12 +319,15 @@ impl RequestLog {
     pub fn settle(&mut self) -> Option<Cost> {
         if !self.settled {
             self.settled = true;
-            if self.usage.is_none() && self.stream && self.answered_upstream && self.cache != "hit"
+            if self.usage.is_none()
+                && self.stream
+                && self.answered_upstream
+                && self.cache != CacheStatus::Hit
             {
                 self.usage = Some(self.estimated_usage());
                 self.usage_estimated = true;
             }
-            self.cost = if self.cache == "hit" {
+            self.cost = if self.cache == CacheStatus::Hit {
                 Some(Cost(0))
             } else {
                 match (self.provider, &self.model, &self.usage) {
@@ -353,7 +392,7 @@ impl RequestLog {
             model = self.model.as_deref(),
             stream = self.stream,
             attempts = self.attempts,
-            cache = self.cache,
+            cache = self.cache.as_str(),
             status,
             prompt_tokens = prompt,
             completion_tokens = completion,
@@ -387,7 +426,7 @@ impl RequestLog {
             KeyValue::new("http.response.status_code", i64::from(status)),
             KeyValue::new("gateway.request_id", self.request_id.clone()),
             KeyValue::new("gateway.stream", self.stream),
-            KeyValue::new("gateway.cache.status", self.cache),
+            KeyValue::new("gateway.cache.status", self.cache.as_str()),
             KeyValue::new("gateway.attempts", self.attempts as i64),
             KeyValue::new("gateway.overhead_ms", overhead.as_secs_f64() * 1000.0),
         ];

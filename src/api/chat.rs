@@ -22,7 +22,7 @@ use crate::limits;
 use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
-use crate::request_log::RequestLog;
+use crate::request_log::{CacheStatus, RequestLog};
 use crate::routing::failover::{self, Output};
 use crate::routing::strategy::Strategy;
 use crate::routing::{self, Route};
@@ -204,7 +204,7 @@ struct RouteMeta {
     route: Option<Route>,
     attempts: usize,
     decision: Option<String>,
-    cache: Option<&'static str>,
+    cache: CacheStatus,
     similarity: Option<f32>,
 }
 
@@ -222,7 +222,7 @@ impl RouteMeta {
         if self.attempts > 0 {
             headers.insert(ATTEMPTS_HEADER, HeaderValue::from(self.attempts));
         }
-        if let Some(status) = self.cache {
+        if let Some(status) = self.cache.header() {
             headers.insert(CACHE_HEADER, HeaderValue::from_static(status));
         }
         if let Some(similarity) = self
@@ -315,7 +315,7 @@ async fn serve(
     if let Some(cache) = &state.cache {
         match cache.lookup(&request, tenant, cache::mode(headers)).await {
             Lookup::Hit(hit) => {
-                meta.cache = Some("HIT");
+                meta.cache = CacheStatus::Hit;
                 meta.similarity = Some(hit.similarity);
                 meta.route = None;
                 log.cache_hit(&hit.completion);
@@ -326,8 +326,8 @@ async fn serve(
                 });
             }
             Lookup::Miss(key, vector) => {
-                meta.cache = Some("MISS");
-                log.cache = "miss";
+                meta.cache = CacheStatus::Miss;
+                log.cache = CacheStatus::Miss;
                 pending = Some(PendingStore {
                     cache: cache.clone(),
                     key,
@@ -335,8 +335,8 @@ async fn serve(
                 });
             }
             Lookup::Bypass => {
-                meta.cache = Some("BYPASS");
-                log.cache = "bypass";
+                meta.cache = CacheStatus::Bypass;
+                log.cache = CacheStatus::Bypass;
             }
         }
     }
@@ -355,7 +355,7 @@ async fn serve(
             (Err(failed.error), None, failed.attempts)
         }
     };
-    meta.attempts = attempts.iter().filter(|a| a.status != 0).count();
+    meta.attempts = attempts.iter().filter(|a| a.called()).count();
     meta.route = route
         .or_else(|| attempts.last().map(|a| a.route.clone()))
         .or(meta.route.take());

@@ -23,10 +23,34 @@ use crate::traces;
 pub struct Attempt {
     /// The candidate tried.
     pub route: Route,
-    /// `None` on success, else why it failed.
-    pub error: Option<String>,
-    /// HTTP-like status of the failure (0 when skipped).
-    pub status: u16,
+    /// What came of it.
+    pub outcome: Outcome,
+}
+
+/// What came of an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider answered.
+    Answered,
+    /// The provider was called and failed: the client's status and why.
+    Failed { status: u16, reason: String },
+    /// The candidate was not called (open circuit, rate limit): why.
+    Skipped { reason: String },
+}
+
+impl Attempt {
+    /// Whether the provider was called.
+    pub fn called(&self) -> bool {
+        !matches!(self.outcome, Outcome::Skipped { .. })
+    }
+
+    /// Why it did not answer, if it did not.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Answered => None,
+            Outcome::Failed { reason, .. } | Outcome::Skipped { reason } => Some(reason),
+        }
+    }
 }
 
 /// What an upstream call produced.
@@ -37,8 +61,8 @@ pub enum Output {
     Stream(ChunkStream),
 }
 
-/// A successful run.
-pub struct Served {
+/// A run that a provider answered.
+pub struct Answered {
     /// The answer.
     pub output: Output,
     /// The candidate that produced it.
@@ -67,7 +91,7 @@ pub async fn run(
     request: &mut ChatCompletionRequest,
     candidates: &[Route],
     deadline: Instant,
-) -> Result<Served, Failed> {
+) -> Result<Answered, Failed> {
     let stream = request.is_stream();
     // Serialising the request for the estimate only happens when a limit
     // counts tokens, once per request.
@@ -93,8 +117,9 @@ pub async fn run(
                 traces::event("candidate skipped", route, "circuit open");
                 attempts.push(Attempt {
                     route: route.clone(),
-                    error: Some("circuit open".into()),
-                    status: 0,
+                    outcome: Outcome::Skipped {
+                        reason: "circuit open".into(),
+                    },
                 });
                 continue 'candidates;
             }
@@ -115,8 +140,9 @@ pub async fn run(
                     traces::event("candidate skipped", route, "rate limited");
                     attempts.push(Attempt {
                         route: route.clone(),
-                        error: Some(error.client_message()),
-                        status: 0,
+                        outcome: Outcome::Skipped {
+                            reason: error.client_message(),
+                        },
                     });
                     errors.push(error);
                     continue 'candidates;
@@ -168,10 +194,9 @@ pub async fn run(
                     }
                     attempts.push(Attempt {
                         route: route.clone(),
-                        error: None,
-                        status: 200,
+                        outcome: Outcome::Answered,
                     });
-                    return Ok(Served {
+                    return Ok(Answered {
                         output,
                         route: route.clone(),
                         attempts,
@@ -199,8 +224,10 @@ pub async fn run(
                     tracing::info!(route = %route, retry, error = %error, "attempt failed");
                     attempts.push(Attempt {
                         route: route.clone(),
-                        error: Some(error.client_message()),
-                        status: error.status().as_u16(),
+                        outcome: Outcome::Failed {
+                            status: error.status().as_u16(),
+                            reason: error.client_message(),
+                        },
                     });
                     let step = next_step(&error);
                     let retry_after = match &error {
@@ -242,7 +269,7 @@ fn final_error(
 ) -> GatewayError {
     let routes_tried: std::collections::BTreeSet<&Route> =
         attempts.iter().map(|a| &a.route).collect();
-    let skipped = attempts.iter().any(|a| a.status == 0);
+    let skipped = attempts.iter().any(|a| !a.called());
     let last = errors.pop();
     match last {
         Some(e) if next_step(&e) == Next::Stop => return e,
@@ -262,11 +289,8 @@ fn final_error(
     let mut summary: Vec<String> = Vec::new();
     for route in &routes_tried {
         let mine: Vec<&Attempt> = attempts.iter().filter(|a| &a.route == *route).collect();
-        let reason = mine
-            .last()
-            .and_then(|a| a.error.clone())
-            .unwrap_or_default();
-        let tries = mine.iter().filter(|a| a.status != 0).count();
+        let reason = mine.last().and_then(|a| a.reason()).unwrap_or_default();
+        let tries = mine.iter().filter(|a| a.called()).count();
         summary.push(if tries > 1 {
             format!("{route}: {reason} ({tries} attempts)")
         } else {
