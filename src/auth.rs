@@ -144,12 +144,10 @@ impl Authenticator {
             return Ok(());
         }
         match self.authenticate(headers).await {
-            Ok(_) if presented_key(headers).is_some() && !self.open => {
-                Err(GatewayError::Forbidden {
-                    message: "this endpoint needs the operator key".into(),
-                    code: "operator_key_required",
-                })
-            }
+            Ok(_) if !self.open => Err(GatewayError::Forbidden {
+                message: "this endpoint needs the operator key".into(),
+                code: "operator_key_required",
+            }),
             Err(e @ (GatewayError::KeyRefused { .. } | GatewayError::StoreUnavailable { .. })) => {
                 Err(e)
             }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod hex;
 pub mod keys;
 pub mod lambda;
 pub mod ledger;

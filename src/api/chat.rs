@@ -280,14 +280,13 @@ async fn serve(
         log.prompt = serde_json::to_string(&request.messages).ok();
     }
     let asked = requested_strategy(headers)?;
-    let plan = routing::plan(
+    let mut plan = routing::plan(
         &state.routes,
         |r| state.latency_ms(r),
         &request,
         asked,
         state.config.strategy,
     )?;
-    let mut plan = plan;
     if state.ledger.pricing().unpriced() == Unpriced::Refuse {
         refuse_unpriced(state, &request.model, &mut plan.candidates)?;
     }

@@ -29,7 +29,7 @@ impl Feed {
     fn finish(mut self) -> String {
         self.hasher.update(&self.buffer);
         let digest = self.hasher.finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::hex(&digest)
     }
 }
 

@@ -147,7 +147,7 @@ pub fn key(request: &ChatCompletionRequest, tenant: &str) -> Option<Key> {
         "extra": extra,
     });
     let digest = Sha256::digest(scope_material.to_string().as_bytes());
-    let scope = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let scope = crate::hex::hex(&digest[..16]);
     Some(Key {
         scope,
         text,

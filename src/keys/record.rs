@@ -78,10 +78,7 @@ pub fn now_secs() -> u64 {
 
 /// SHA-256 of a presented key, hex.
 pub fn digest(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// The id inside a presented virtual key, if it has the key's shape.
