@@ -32,6 +32,7 @@ use crate::providers::openai::OpenAi;
 use crate::providers::{Provider, ProviderId};
 use crate::redis_client::RedisHandle;
 use crate::routing::breaker::Breakers;
+use crate::routing::dispatch::Dispatcher;
 use crate::routing::shared::SharedHealth;
 use crate::routing::stats::Stats;
 use crate::routing::{Route, Routes};
@@ -229,9 +230,17 @@ impl AppState {
             .or_else(|| self.stats.latency_ms(route))
     }
 
-    /// The adapter for a provider, if configured.
-    pub fn provider(&self, id: ProviderId) -> Option<&Arc<dyn Provider>> {
-        self.providers.get(&id)
+    /// The failover loop's narrow view: providers, health and limits.
+    pub fn dispatcher(&self) -> Dispatcher<'_> {
+        Dispatcher {
+            providers: &self.providers,
+            settings: &self.config.providers,
+            retry: &self.config.retry,
+            breakers: &self.breakers,
+            stats: &self.stats,
+            shared: self.shared.as_ref(),
+            limits: self.ledger.limits(),
+        }
     }
 }
 

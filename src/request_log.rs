@@ -5,11 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::api::types::{ChatCompletion, Usage};
-use crate::error::GatewayError;
-use crate::ledger::{Ledger, Settlement};
-use crate::limits::Reservation;
-use crate::pricing::Cost;
+use crate::account::Bill;
+use crate::api::types::{ChatCompletion, ChatCompletionChunk};
 use crate::providers::ProviderId;
 use crate::traces::{Span, provider_name};
 use opentelemetry::KeyValue;
@@ -101,43 +98,9 @@ pub fn refused(status: u16, latency: Duration) {
     }
 }
 
-/// What the cache did for a request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CacheStatus {
-    /// No cache is configured.
-    #[default]
-    Off,
-    /// Answered from the cache.
-    Hit,
-    /// Looked up, not found (the answer is stored).
-    Miss,
-    /// Skipped: not cacheable, or the client asked so.
-    Bypass,
-}
-
-impl CacheStatus {
-    /// `off`, `hit`, `miss`, `bypass`: the log line's and span's value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Hit => "hit",
-            Self::Miss => "miss",
-            Self::Bypass => "bypass",
-        }
-    }
-
-    /// The `x-cache` header's value, when the cache took part.
-    pub fn header(self) -> Option<&'static str> {
-        match self {
-            Self::Off => None,
-            Self::Hit => Some("HIT"),
-            Self::Miss => Some("MISS"),
-            Self::Bypass => Some("BYPASS"),
-        }
-    }
-}
-
-/// What a request did, filled in along the pipeline.
+/// What a request did, filled in along the pipeline. It only observes:
+/// money, limits and cache writes belong to the request's
+/// [`Account`](crate::account::Account), whose [`Bill`] the line reports.
 pub struct RequestLog {
     request_id: String,
     tenant: String,
@@ -147,16 +110,12 @@ pub struct RequestLog {
     pub stream: bool,
     /// The provider that served (or failed) the request.
     pub provider: Option<ProviderId>,
-    /// The upstream model name.
+    /// The upstream model name (the stored answer's, for a cache hit).
     pub model: Option<String>,
-    /// Token usage reported by the upstream.
-    pub usage: Option<Usage>,
     /// Time until the first content chunk was sent (streams).
     pub first_token: Option<Duration>,
     /// Upstream attempts, retries and failovers included.
     pub attempts: usize,
-    /// What the cache did.
-    pub cache: CacheStatus,
     /// Why each choice ended.
     pub finish_reasons: Vec<&'static str>,
     /// The request's trace span, ended with the summary line.
@@ -167,23 +126,8 @@ pub struct RequestLog {
     pub prompt: Option<String>,
     /// The answer's text (only with `log_prompts`).
     pub completion: Option<String>,
-    /// Size of the request body, for a prompt estimate.
-    pub request_bytes: u64,
-    /// Whether a provider answered (a stream started).
-    pub answered_upstream: bool,
-    /// Characters of generated text relayed to the client.
-    relayed_chars: u64,
-    /// Usage was estimated: the stream ended before the provider's count.
-    usage_estimated: bool,
-    ledger: Arc<Ledger>,
     overhead: Arc<Overhead>,
     upstream: Duration,
-    reservations: Vec<Reservation>,
-    settlement_taken: bool,
-    cost: Option<Cost>,
-    saved: Option<Cost>,
-    settled: bool,
-    done: bool,
 }
 
 impl RequestLog {
@@ -192,7 +136,6 @@ impl RequestLog {
         request_id: &str,
         tenant: &str,
         started: Instant,
-        ledger: Arc<Ledger>,
         overhead: Arc<Overhead>,
     ) -> Self {
         Self {
@@ -203,28 +146,15 @@ impl RequestLog {
             stream: false,
             provider: None,
             model: None,
-            usage: None,
             first_token: None,
             attempts: 0,
-            cache: CacheStatus::Off,
             finish_reasons: Vec::new(),
             trace: Span::default(),
             log_prompts: false,
             prompt: None,
             completion: None,
-            request_bytes: 0,
-            answered_upstream: false,
-            relayed_chars: 0,
-            usage_estimated: false,
-            ledger,
             overhead,
             upstream: Duration::ZERO,
-            reservations: Vec::new(),
-            settlement_taken: false,
-            cost: None,
-            saved: None,
-            settled: false,
-            done: false,
         }
     }
 
@@ -240,16 +170,29 @@ impl RequestLog {
         }
     }
 
-    /// Records a cache hit: the stored answer's model, and what answering
-    /// from the cache saved (its usage at that model's prices).
-    pub fn cache_hit(&mut self, stored: &ChatCompletion) {
-        self.cache = CacheStatus::Hit;
-        self.answered(stored);
-        self.model = Some(stored.model.clone());
-        self.saved = stored
-            .usage
-            .as_ref()
-            .and_then(|u| self.ledger.record_saved(&stored.model, u));
+    /// Records a relayed stream chunk: why choices ended, its first
+    /// content, and with `LOG_PROMPTS` its text.
+    pub fn relayed(&mut self, chunk: &ChatCompletionChunk) {
+        self.finish_reasons.extend(chunk.finish_reasons());
+        if self.log_prompts
+            && let Some(text) = chunk
+                .choices
+                .iter()
+                .find(|c| c.index == 0)
+                .and_then(|c| c.delta.content.as_deref())
+        {
+            self.completion
+                .get_or_insert_with(String::new)
+                .push_str(text);
+        }
+        if self.first_token.is_none()
+            && chunk
+                .choices
+                .iter()
+                .any(|c| c.delta.content.is_some() || c.delta.tool_calls.is_some())
+        {
+            self.first_token = Some(self.started.elapsed());
+        }
     }
 
     /// Adds time spent waiting on a provider (a call, a backoff, the next
@@ -258,130 +201,24 @@ impl RequestLog {
         self.upstream += waited;
     }
 
-    /// The ledger the request is priced in.
-    pub fn ledger(&self) -> &Arc<Ledger> {
-        &self.ledger
-    }
-
-    /// Keeps a rate-limit reservation to settle when the request ends.
-    pub fn reserve(&mut self, reservation: Option<Reservation>) {
-        self.reservations.extend(reservation);
-    }
-
-    /// The writes left once the answer is complete (cost totals, alert
-    /// tiers, rate-limit settlement); the caller awaits it before the
-    /// response ends. Taken once; later calls return an empty one.
-    pub fn settlement(&mut self) -> Settlement {
-        if self.settlement_taken {
-            return Settlement::default();
-        }
-        self.settlement_taken = true;
-        let cost = self.settle();
-        let priced = match (self.provider, &self.model, cost) {
-            (Some(provider), Some(model), Some(cost)) if self.cache != CacheStatus::Hit => {
-                Some((provider.as_str(), model.as_str(), cost))
-            }
-            _ => None,
-        };
-        self.ledger.settlement(
-            &self.request_id,
-            &self.tenant,
-            priced,
-            self.usage.as_ref().map(|u| (u, self.usage_estimated)),
-            std::mem::take(&mut self.reservations),
-        )
-    }
-
-    /// Counts the generated text of a relayed chunk.
-    pub fn relayed(&mut self, chunk: &crate::api::types::ChatCompletionChunk) {
-        self.relayed_chars += chunk.generated_chars();
-    }
-
-    /// Tokens of a stream that ended before the provider's usage chunk
-    /// (the client left, or the provider cut it): the prompt from the
-    /// request's size, the completion from the text relayed, at ~4 bytes
-    /// a token. The provider bills them all the same.
-    fn estimated_usage(&self) -> Usage {
-        let prompt_tokens = self.request_bytes.div_ceil(4);
-        let completion_tokens = self.relayed_chars.div_ceil(4);
-        Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-            ..Usage::default()
-        }
-    }
-
-    /// Prices the request once, adding it to the ledger, and returns its
-    /// cost: zero for a cache hit, `None` without usage or a known price.
-    /// A stream that a provider started but that ended without its usage
-    /// is priced on an estimate, marked as such.
-    pub fn settle(&mut self) -> Option<Cost> {
-        if !self.settled {
-            self.settled = true;
-            if self.usage.is_none()
-                && self.stream
-                && self.answered_upstream
-                && self.cache != CacheStatus::Hit
-            {
-                self.usage = Some(self.estimated_usage());
-                self.usage_estimated = true;
-            }
-            self.cost = if self.cache == CacheStatus::Hit {
-                Some(Cost(0))
-            } else {
-                match (self.provider, &self.model, &self.usage) {
-                    (Some(provider), Some(model), Some(usage)) => {
-                        self.ledger.record(provider.as_str(), model, usage)
-                    }
-                    _ => None,
-                }
-            };
-        }
-        self.cost
-    }
-
     /// Records the model the client asked for.
     pub fn requested(&mut self, model: &str) {
         model.clone_into(&mut self.requested_model);
     }
 
-    /// Marks the first content sent, once.
-    pub fn mark_first_token(&mut self) {
-        if self.first_token.is_none() {
-            self.first_token = Some(self.started.elapsed());
-        }
-    }
-
-    /// Writes the summary line.
-    pub fn finish(mut self, status: u16, error: Option<&GatewayError>) {
-        self.emit(status, error.map(ToString::to_string).as_deref());
-    }
-
-    fn emit(&mut self, status: u16, error: Option<&str>) {
-        self.done = true;
-        // Whatever was not settled with the response (errors, a client
-        // that left) is settled in the background.
-        let leftover = self.settlement();
-        if let (false, Ok(runtime)) = (leftover.is_empty(), tokio::runtime::Handle::try_current()) {
-            let guard = self.ledger.track();
-            runtime.spawn(self.trace.clone().run_owned(async move {
-                leftover.run().await;
-                drop(guard);
-            }));
-        }
-        let cost = self.settle().map(|c| c.to_string());
+    /// Writes the summary line (and metrics, and ends the span).
+    pub fn finish(&self, status: u16, error: Option<&str>, bill: &Bill<'_>) {
+        let cost = bill.cost.map(|c| c.to_string());
         let latency = self.started.elapsed();
         let overhead = latency.saturating_sub(self.upstream);
         self.overhead.record(overhead);
         if EMF.load(Ordering::Relaxed) {
             emit_emf(status, latency.as_secs_f64() * 1000.0);
         }
-        let saved = self.saved.map(|c| c.to_string());
-        self.end_span(status, error, cost.as_deref(), overhead);
-        let (prompt, completion) = self
+        let saved = bill.saved.map(|c| c.to_string());
+        self.end_span(status, error, bill, cost.as_deref(), overhead);
+        let (prompt, completion) = bill
             .usage
-            .as_ref()
             .map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
         tracing::info!(
             target: "gateway::request",
@@ -392,11 +229,11 @@ impl RequestLog {
             model = self.model.as_deref(),
             stream = self.stream,
             attempts = self.attempts,
-            cache = self.cache.as_str(),
+            cache = bill.cache.as_str(),
             status,
             prompt_tokens = prompt,
             completion_tokens = completion,
-            usage_estimated = self.usage_estimated,
+            usage_estimated = bill.estimated,
             cost_usd = cost.as_deref(),
             saved_usd = saved.as_deref(),
             latency_ms = latency.as_secs_f64() * 1000.0,
@@ -415,7 +252,14 @@ impl RequestLog {
 
     /// Sets the request span's final attributes (GenAI semantic conventions
     /// plus the gateway's own) and ends it.
-    fn end_span(&self, status: u16, error: Option<&str>, cost: Option<&str>, overhead: Duration) {
+    fn end_span(
+        &self,
+        status: u16,
+        error: Option<&str>,
+        bill: &Bill<'_>,
+        cost: Option<&str>,
+        overhead: Duration,
+    ) {
         let span = &self.trace;
         if !span.is_recording() {
             return;
@@ -426,7 +270,7 @@ impl RequestLog {
             KeyValue::new("http.response.status_code", i64::from(status)),
             KeyValue::new("gateway.request_id", self.request_id.clone()),
             KeyValue::new("gateway.stream", self.stream),
-            KeyValue::new("gateway.cache.status", self.cache.as_str()),
+            KeyValue::new("gateway.cache.status", bill.cache.as_str()),
             KeyValue::new("gateway.attempts", self.attempts as i64),
             KeyValue::new("gateway.overhead_ms", overhead.as_secs_f64() * 1000.0),
         ];
@@ -450,7 +294,7 @@ impl RequestLog {
             span,
             "",
             self.model.as_deref().unwrap_or_default(),
-            self.usage.as_ref(),
+            bill.usage,
             &self.finish_reasons,
         );
         if status >= 500 || status == 499 {
@@ -460,14 +304,5 @@ impl RequestLog {
             span.set("error.type", status.to_string());
         }
         span.end();
-    }
-}
-
-impl Drop for RequestLog {
-    fn drop(&mut self) {
-        if !self.done {
-            // The client went away before the response ended (HTTP 499 by convention).
-            self.emit(499, Some("client disconnected"));
-        }
     }
 }

@@ -12,17 +12,18 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::error::Category;
 
+use crate::account::{Account, CacheStatus};
 use crate::api::types::{ChatCompletion, ChatCompletionRequest, StreamOptions};
 use crate::app::AppState;
 use crate::auth::{RequestId, Tenant};
-use crate::cache::replay::{self, Collector, PendingStore};
+use crate::cache::replay::{self, PendingStore};
 use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
 use crate::limits;
 use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
-use crate::request_log::{CacheStatus, RequestLog};
+use crate::request_log::RequestLog;
 use crate::routing::failover::{self, Output};
 use crate::routing::strategy::Strategy;
 use crate::routing::{self, Route};
@@ -57,16 +58,12 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         .map_or("", |r| r.0.as_str());
     let tenant = parts.extensions.get::<Tenant>();
     let tenant_id = tenant.map_or("", |t| t.id.as_str());
-    let mut log = RequestLog::start(
-        id,
-        tenant_id,
-        started,
-        state.ledger.clone(),
-        state.overhead.clone(),
-    );
+    let trace = Span::server(&parts.headers, "POST /v1/chat/completions");
+    let mut log = RequestLog::start(id, tenant_id, started, state.overhead.clone());
     log.log_prompts = state.config.log_prompts;
-    log.trace = Span::server(&parts.headers, "POST /v1/chat/completions");
-    let trace = log.trace.clone();
+    log.trace = trace.clone();
+    let account = Account::open(id, tenant_id, state.ledger.clone(), trace.clone());
+    let mut exchange = Exchange::new(account, log);
     let mut meta = RouteMeta::default();
     let result = trace
         .run(serve(
@@ -74,7 +71,7 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
             &parts.headers,
             body,
             tenant,
-            &mut log,
+            &mut exchange,
             &mut meta,
             started,
         ))
@@ -83,31 +80,70 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
         Ok(Served {
             answer: Answer::Cached(hit),
             wants_usage,
-            ..
         }) => {
-            if log.stream {
+            if exchange.log.stream {
                 let replay: ChunkStream = Box::pin(futures_util::stream::iter(
                     replay::chunks(&hit.completion).into_iter().map(Ok),
                 ));
-                sse_response(relay(replay, wants_usage, log, None))
+                sse_response(relay(replay, wants_usage, exchange))
             } else {
-                json_response(replay::as_served(hit.completion), log, None)
+                json_response(replay::as_served(hit.completion), exchange)
             }
         }
         Ok(Served {
             answer: Answer::Upstream(Output::Json(completion)),
-            pending,
             ..
-        }) => json_response(*completion, log, pending),
+        }) => json_response(*completion, exchange),
         Ok(Served {
             answer: Answer::Upstream(Output::Stream(chunks)),
             wants_usage,
-            pending,
-        }) => sse_response(relay(chunks, wants_usage, log, pending)),
-        Err(e) => fail(log, e),
+        }) => sse_response(relay(chunks, wants_usage, exchange)),
+        Err(e) => exchange.fail(e),
     };
     meta.apply(response.headers_mut());
     response
+}
+
+/// A request in progress: its account (money, limits, cache writes) and
+/// its log line, which observes. Ended once; a request dropped before its
+/// end (the client left) is ended as 499, what it owes still written.
+struct Exchange {
+    account: Account,
+    log: RequestLog,
+    ended: bool,
+}
+
+impl Exchange {
+    fn new(account: Account, log: RequestLog) -> Self {
+        Self {
+            account,
+            log,
+            ended: false,
+        }
+    }
+
+    /// Ends the request: whatever the account still owes is written in the
+    /// background, and the line is written.
+    fn end(&mut self, status: u16, error: Option<&str>) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        drop(self.account.abandon().spawn());
+        self.log.finish(status, error, &self.account.bill());
+    }
+
+    /// Ends the request with an error response.
+    fn fail(mut self, error: GatewayError) -> Response {
+        self.end(error.status().as_u16(), Some(&error.to_string()));
+        error.into_response()
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        // The client went away before the response ended (HTTP 499 by convention).
+        self.end(499, Some("client disconnected"));
+    }
 }
 
 /// What answers a request.
@@ -123,58 +159,41 @@ struct Served {
     answer: Answer,
     /// The client asked for the stream usage chunk.
     wants_usage: bool,
-    /// Where to store the answer once complete.
-    pending: Option<PendingStore>,
 }
 
-/// A JSON answer. When it is to be stored, the whole answer is sent first
-/// and the store finishes before the body ends: Lambda may freeze the
-/// process once the response is over, so nothing may be left running.
-fn json_response(
-    completion: ChatCompletion,
-    log: RequestLog,
-    pending: Option<PendingStore>,
-) -> Response {
-    let mut log = log;
-    log.usage = completion.usage.clone();
-    log.answered(&completion);
-    let cost = log.settle();
-    let settlement = log.settlement();
-    let guard = log.ledger().track();
-    let trace = log.trace.clone();
+/// A JSON answer. When writes are owed (cost, limits, the cache), the
+/// whole answer is sent first and the writes finish before the body ends:
+/// Lambda may freeze the process once the response is over, so nothing may
+/// be left running.
+fn json_response(completion: ChatCompletion, mut exchange: Exchange) -> Response {
+    exchange.account.answered(&completion);
+    exchange.log.answered(&completion);
+    let cost = exchange.account.cost();
     let body = match serde_json::to_vec(&completion) {
         Ok(body) => body,
-        Err(e) => return fail(log, GatewayError::Internal(e.to_string())),
+        Err(e) => return exchange.fail(GatewayError::Internal(e.to_string())),
     };
-    log.finish(200, None);
-    let mut response = if pending.is_none() && settlement.is_empty() {
-        (StatusCode::OK, body).into_response()
-    } else {
-        // The writes run as their own task, so a client that leaves early
-        // cannot cancel them. The body declares its length, so clients have
-        // the whole answer at once; the stream itself ends only after the
-        // writes, so a Lambda invocation is not over before they are.
-        let length = body.len();
-        let after = tokio::spawn(trace.run_owned(async move {
-            let store = async {
-                if let Some(pending) = pending {
-                    pending.run(&completion).await;
-                }
-            };
-            tokio::join!(store, settlement.run());
-            drop(guard);
-        }));
-        let bytes =
-            futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
-        let after = futures_util::stream::once(async move {
-            let _ = after.await;
-        })
-        .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
-        let mut response = Response::new(Body::from_stream(bytes.chain(after)));
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        response
+    let writes = exchange.account.close(Some(completion));
+    exchange.end(200, None);
+    let mut response = match writes.spawn() {
+        None => (StatusCode::OK, body).into_response(),
+        Some(after) => {
+            // The body declares its length, so clients have the whole
+            // answer at once; the stream itself ends only after the
+            // writes, so a Lambda invocation is not over before they are.
+            let length = body.len();
+            let bytes =
+                futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
+            let after = futures_util::stream::once(async move {
+                let _ = after.await;
+            })
+            .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
+            let mut response = Response::new(Body::from_stream(bytes.chain(after)));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            response
+        }
     };
     set_json(response.headers_mut());
     if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
@@ -247,7 +266,7 @@ async fn serve(
     headers: &HeaderMap,
     body: Body,
     tenant: Option<&Tenant>,
-    log: &mut RequestLog,
+    exchange: &mut Exchange,
     meta: &mut RouteMeta,
     started: Instant,
 ) -> Result<Served, GatewayError> {
@@ -259,8 +278,10 @@ async fn serve(
     )
     .await?;
     let mut request = parse_request(&bytes)?;
+    let Exchange { account, log, .. } = exchange;
     log.requested(&request.model);
-    log.request_bytes = bytes.len() as u64;
+    log.stream = request.is_stream();
+    account.requested(bytes.len(), log.stream);
     let key = tenant.and_then(|t| t.key.as_deref());
     let tenant = tenant.map_or("", |t| t.id.as_str());
     if let Some(key) = key {
@@ -275,7 +296,6 @@ async fn serve(
         }
         state.keys.check_budget(key).await?;
     }
-    log.stream = request.is_stream();
     if log.log_prompts {
         log.prompt = serde_json::to_string(&request.messages).ok();
     }
@@ -301,7 +321,7 @@ async fn serve(
         })
         .await
     {
-        Ok(reservation) => log.reserve(reservation),
+        Ok(reservation) => account.hold(reservation),
         Err(denied) => {
             return Err(GatewayError::RateLimited {
                 scope: "this API key".into(),
@@ -310,44 +330,45 @@ async fn serve(
         }
     }
 
-    let mut pending = None;
     if let Some(cache) = &state.cache {
         match cache.lookup(&request, tenant, cache::mode(headers)).await {
             Lookup::Hit(hit) => {
-                meta.cache = CacheStatus::Hit;
                 meta.similarity = Some(hit.similarity);
                 meta.route = None;
-                log.cache_hit(&hit.completion);
+                account.cache_hit(&hit.completion);
+                meta.cache = account.cache();
+                log.answered(&hit.completion);
+                log.model = Some(hit.completion.model.clone());
                 return Ok(Served {
                     answer: Answer::Cached(hit),
                     wants_usage,
-                    pending: None,
                 });
             }
-            Lookup::Miss(key, vector) => {
-                meta.cache = CacheStatus::Miss;
-                log.cache = CacheStatus::Miss;
-                pending = Some(PendingStore {
-                    cache: cache.clone(),
-                    key,
-                    vector,
-                });
-            }
-            Lookup::Bypass => {
-                meta.cache = CacheStatus::Bypass;
-                log.cache = CacheStatus::Bypass;
-            }
+            Lookup::Miss(key, vector) => account.cache_miss(PendingStore {
+                cache: cache.clone(),
+                key,
+                vector,
+            }),
+            Lookup::Bypass => account.cache_bypassed(),
         }
+        meta.cache = account.cache();
     }
 
     let deadline = started + state.config.retry.deadline;
-    let result = failover::run(state, &mut request, &plan.candidates, deadline).await;
+    let result = failover::run(
+        &state.dispatcher(),
+        account,
+        &mut request,
+        &plan.candidates,
+        deadline,
+    )
+    .await;
     let (output, route, attempts) = match result {
-        Ok(served) => {
-            log.answered_upstream = true;
-            log.reserve(served.reservation);
-            log.add_upstream(served.waited);
-            (Ok(served.output), Some(served.route), served.attempts)
+        Ok(answered) => {
+            account.served_by(&answered.route);
+            account.hold(answered.reservation);
+            log.add_upstream(answered.waited);
+            (Ok(answered.output), Some(answered.route), answered.attempts)
         }
         Err(failed) => {
             log.add_upstream(failed.waited);
@@ -366,7 +387,6 @@ async fn serve(
     Ok(Served {
         answer: Answer::Upstream(output?),
         wants_usage,
-        pending,
     })
 }
 
@@ -409,11 +429,6 @@ fn requested_strategy(headers: &HeaderMap) -> Result<Option<Strategy>, GatewayEr
                 Some(STRATEGY_HEADER.to_owned()),
             )
         })
-}
-
-fn fail(log: RequestLog, error: GatewayError) -> Response {
-    log.finish(error.status().as_u16(), Some(&error));
-    error.into_response()
 }
 
 /// Reads the body, refusing more than `limit` bytes (413) and a body that
@@ -488,90 +503,53 @@ fn prepare_upstream(request: &mut ChatCompletionRequest) -> bool {
 
 /// Relays upstream chunks as SSE, chunk by chunk: the usage chunk only if
 /// the client asked for it, an error event if the upstream fails mid-stream
-/// (the OpenAI SDKs raise it), `[DONE]` only after a complete stream.
+/// (the OpenAI SDKs raise it), `[DONE]` only after a complete stream, and
+/// only once the writes it owes (cost, limits, the cache) are done.
 fn relay(
     chunks: ChunkStream,
     wants_usage: bool,
-    log: RequestLog,
-    pending: Option<PendingStore>,
+    exchange: Exchange,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
-    let collector = pending.as_ref().map(|_| Collector::default());
-    futures_util::stream::unfold(
-        Some((chunks, log, pending, collector)),
-        move |state| async move {
-            let (mut chunks, mut log, pending, mut collector) = state?;
-            loop {
-                let waiting = Instant::now();
-                let next = chunks.next().await;
-                log.add_upstream(waiting.elapsed());
-                match next {
-                    Some(Ok(mut chunk)) => {
-                        if let Some(collector) = &mut collector {
-                            collector.push(&chunk);
+    futures_util::stream::unfold(Some((chunks, exchange)), move |state| async move {
+        let (mut chunks, mut exchange) = state?;
+        loop {
+            let waiting = Instant::now();
+            let next = chunks.next().await;
+            exchange.log.add_upstream(waiting.elapsed());
+            match next {
+                Some(Ok(mut chunk)) => {
+                    exchange.account.relayed(&chunk);
+                    exchange.log.relayed(&chunk);
+                    if !wants_usage {
+                        if chunk.is_usage_only() {
+                            continue;
                         }
-                        if let Some(usage) = &chunk.usage {
-                            log.usage = Some(usage.clone());
-                        }
-                        log.relayed(&chunk);
-                        log.finish_reasons.extend(chunk.finish_reasons());
-                        if log.log_prompts
-                            && let Some(text) = chunk
-                                .choices
-                                .iter()
-                                .find(|c| c.index == 0)
-                                .and_then(|c| c.delta.content.as_deref())
-                        {
-                            log.completion
-                                .get_or_insert_with(String::new)
-                                .push_str(text);
-                        }
-                        if !wants_usage {
-                            if chunk.is_usage_only() {
-                                continue;
-                            }
-                            chunk.usage = None;
-                        }
-                        if chunk
-                            .choices
-                            .iter()
-                            .any(|c| c.delta.content.is_some() || c.delta.tool_calls.is_some())
-                        {
-                            log.mark_first_token();
-                        }
-                        let event = match serde_json::to_vec(&chunk) {
-                            Ok(json) => data_event(&json),
-                            Err(e) => error_event(&GatewayError::Internal(e.to_string())),
-                        };
-                        return Some((Ok(event), Some((chunks, log, pending, collector))));
+                        chunk.usage = None;
                     }
-                    Some(Err(error)) => {
-                        let event = error_event(&error);
-                        log.finish(error.status().as_u16(), Some(&error));
-                        return Some((Ok(event), None));
-                    }
-                    None => {
-                        // A complete stream is stored, and its cost and
-                        // limits settled, before its last event goes out.
-                        let settlement = log.settlement();
-                        let completion = collector.and_then(Collector::finish);
-                        let guard = log.ledger().track();
-                        let after = tokio::spawn(log.trace.clone().run_owned(async move {
-                            let store = async {
-                                if let (Some(pending), Some(completion)) = (pending, completion) {
-                                    pending.run(&completion).await;
-                                }
-                            };
-                            tokio::join!(store, settlement.run());
-                            drop(guard);
-                        }));
+                    let event = match serde_json::to_vec(&chunk) {
+                        Ok(json) => data_event(&json),
+                        Err(e) => error_event(&GatewayError::Internal(e.to_string())),
+                    };
+                    return Some((Ok(event), Some((chunks, exchange))));
+                }
+                Some(Err(error)) => {
+                    let event = error_event(&error);
+                    if let Some(after) = exchange.account.abandon().spawn() {
                         let _ = after.await;
-                        log.finish(200, None);
-                        return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
                     }
+                    exchange.end(error.status().as_u16(), Some(&error.to_string()));
+                    return Some((Ok(event), None));
+                }
+                None => {
+                    if let Some(after) = exchange.account.close(None).spawn() {
+                        let _ = after.await;
+                    }
+                    exchange.end(200, None);
+                    return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
                 }
             }
-        },
-    )
+        }
+    })
 }
 
 /// An SSE event carrying an OpenAI error object.

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use super::Route;
-use super::breaker::Admission;
+use super::dispatch::Dispatcher;
 use super::retry::{Next, backoff, is_health_failure, next_step};
+use crate::account::Account;
 use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
-use crate::app::AppState;
 use crate::error::GatewayError;
 use crate::limits::{self, Reservation};
 use crate::providers::{ChunkStream, Provider, traced};
@@ -85,9 +85,12 @@ pub struct Failed {
     pub waited: Duration,
 }
 
-/// Runs the request against `candidates` until one answers.
+/// Runs the request against `candidates` until one answers. The provider
+/// rate-limit reservation of a failed call goes back through `account` at
+/// once; the answering call's is returned, for the account to settle.
 pub async fn run(
-    state: &AppState,
+    dispatch: &Dispatcher<'_>,
+    account: &Account,
     request: &mut ChatCompletionRequest,
     candidates: &[Route],
     deadline: Instant,
@@ -100,20 +103,14 @@ pub async fn run(
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut errors: Vec<GatewayError> = Vec::new();
     'candidates: for route in candidates {
-        let (Some(provider), Some(settings)) = (
-            state.provider(route.provider),
-            state.config.provider(route.provider),
-        ) else {
+        let Some((provider, settings)) = dispatch.candidate(route) else {
             continue;
         };
         route.model.clone_into(&mut request.model);
         // Untracked routes (past the bound) are called without health state.
-        let tracked = state.stats.track(route);
+        let tracked = dispatch.track(route);
         for retry in 0..=settings.max_retries {
-            let shared_open = tracked && state.shared.as_ref().is_some_and(|s| s.is_open(route));
-            if shared_open
-                || tracked && state.breakers.admit(route, Instant::now()) == Admission::Rejected
-            {
+            if tracked && dispatch.circuit_open(route) {
                 traces::event("candidate skipped", route, "circuit open");
                 attempts.push(Attempt {
                     route: route.clone(),
@@ -123,10 +120,8 @@ pub async fn run(
                 });
                 continue 'candidates;
             }
-            let reservation = match state
-                .ledger
-                .limits()
-                .provider(route.provider, || {
+            let reservation = match dispatch
+                .reserve(route, || {
                     *estimate.get_or_insert_with(|| limits::estimate(request))
                 })
                 .await
@@ -186,11 +181,7 @@ pub async fn run(
                     };
                     let elapsed = started.elapsed();
                     if tracked {
-                        state.breakers.record(route, true, Instant::now());
-                        state.stats.success(route, elapsed, ttft);
-                        if let Some(shared) = &state.shared {
-                            shared.record(route, true, false, Some(elapsed), ttft);
-                        }
+                        dispatch.succeeded(route, elapsed, ttft);
                     }
                     attempts.push(Attempt {
                         route: route.clone(),
@@ -207,19 +198,10 @@ pub async fn run(
                 Err(error) => {
                     traced::failed(&span, &error);
                     if let Some(reservation) = reservation {
-                        // The call used no tokens: give the estimate back.
-                        let limits = state.ledger.limits().clone();
-                        tokio::spawn(async move { limits.settle(&reservation, None).await });
-                    }
-                    let health_failure = tracked && is_health_failure(&error) && !cut_by_deadline;
-                    if health_failure {
-                        state.breakers.record(route, false, Instant::now());
+                        account.refund(reservation);
                     }
                     if tracked && !cut_by_deadline {
-                        state.stats.failure(route);
-                        if let Some(shared) = &state.shared {
-                            shared.record(route, false, health_failure, None, None);
-                        }
+                        dispatch.failed(route, is_health_failure(&error));
                     }
                     tracing::info!(route = %route, retry, error = %error, "attempt failed");
                     attempts.push(Attempt {
@@ -239,7 +221,7 @@ pub async fn run(
                         Next::Stop => break 'candidates,
                         Next::Failover => continue 'candidates,
                         Next::Retry if retry < settings.max_retries => {
-                            let wait = backoff(&state.config.retry, retry, retry_after);
+                            let wait = backoff(dispatch.retry, retry, retry_after);
                             if Instant::now() + wait >= deadline {
                                 continue 'candidates;
                             }

@@ -3,6 +3,7 @@
 
 pub mod breaker;
 pub mod catalog;
+pub mod dispatch;
 pub mod failover;
 pub mod retry;
 pub mod routes;
