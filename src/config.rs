@@ -318,6 +318,8 @@ pub struct Config {
     pub cache: Option<CacheConfig>,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may run after SIGTERM.
     pub shutdown_grace: Duration,
+    /// `LAMBDA_RESPONSE_MODE`: `auto`, `stream` or `buffered`.
+    pub lambda_response: crate::lambda::ResponseMode,
     /// `LOG_FORMAT`: `json` or `text`.
     pub log_format: LogFormat,
     /// Configured providers (only those with a key).
@@ -395,6 +397,12 @@ impl Config {
             "one of cost, latency, balanced, capability",
         )?;
         let shutdown_grace = seconds(&var, "SHUTDOWN_GRACE_SECONDS", 30)?;
+        let lambda_response = parse_var(
+            &var,
+            "LAMBDA_RESPONSE_MODE",
+            "auto",
+            "one of auto, stream, buffered",
+        )?;
 
         let log_format = match var("LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
@@ -468,9 +476,16 @@ impl Config {
             return Err(ConfigError::new("MAX_CONNECTIONS", "must be at least 1"));
         }
 
-        let file = match var("GATEWAY_CONFIG") {
-            Some(path) => load_file(PathBuf::from(path))?,
-            None => FileConfig::default(),
+        let file = match (var("GATEWAY_CONFIG"), var("GATEWAY_CONFIG_TOML")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "GATEWAY_CONFIG_TOML",
+                    "set either GATEWAY_CONFIG (a file) or GATEWAY_CONFIG_TOML (the TOML itself), not both",
+                ));
+            }
+            (Some(path), None) => load_file(PathBuf::from(path))?,
+            (None, Some(text)) => parse_file(&text, "GATEWAY_CONFIG_TOML", "the TOML")?,
+            (None, None) => FileConfig::default(),
         };
         if let Some(name) = file
             .providers
@@ -613,6 +628,7 @@ impl Config {
             otel_enabled,
             log_prompts,
             shutdown_grace,
+            lambda_response,
             log_format,
             providers,
             file,
@@ -863,12 +879,14 @@ fn load_file(path: PathBuf) -> Result<FileConfig, ConfigError> {
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
-    toml::from_str(&text).map_err(|e| {
-        ConfigError::new(
-            "GATEWAY_CONFIG",
-            format!("{} is not a valid gateway config: {e}", path.display()),
-        )
-    })
+    parse_file(&text, "GATEWAY_CONFIG", &path.display().to_string())
+}
+
+/// Parses the configuration TOML; an error names the variable and `what`
+/// was read.
+fn parse_file(text: &str, var: &str, what: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text)
+        .map_err(|e| ConfigError::new(var, format!("{what} is not a valid gateway config: {e}")))
 }
 
 #[cfg(test)]
@@ -882,6 +900,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn configuration_toml_can_be_given_inline_but_not_twice() {
+        let toml = "[limits.per_key]\nrequests_per_minute = 1\n";
+        let cfg = load(&[("GATEWAY_CONFIG_TOML", toml)]).expect("inline TOML");
+        assert!(cfg.file.limits.contains_key("per_key"));
+        let err = load(&[("GATEWAY_CONFIG_TOML", "[limitz]\n")]).expect_err("typo");
+        assert_eq!(err.var, "GATEWAY_CONFIG_TOML");
+        assert!(err.to_string().contains("limitz"), "{err}");
+        let err = load(&[
+            ("GATEWAY_CONFIG_TOML", toml),
+            ("GATEWAY_CONFIG", "/etc/gateway.toml"),
+        ])
+        .expect_err("both");
+        assert!(err.to_string().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn the_deployed_configuration_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/gateway.toml");
+        let cfg = load(&[("GATEWAY_CONFIG", path)]).expect("deploy/gateway.toml is valid");
+        assert!(cfg.file.limits.contains_key("per_key"));
     }
 
     #[test]

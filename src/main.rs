@@ -17,6 +17,9 @@ async fn main() -> ExitCode {
             Ok(values) => values,
             Err(e) => {
                 eprintln!("llm-gateway: {e}");
+                if lambda::is_lambda() {
+                    lambda::report_init_error(&e.to_string()).await;
+                }
                 return ExitCode::from(2);
             }
         },
@@ -41,11 +44,18 @@ async fn main() -> ExitCode {
         Ok(state) => state,
         Err(e) => {
             eprintln!("llm-gateway: {e}");
+            if lambda::is_lambda() {
+                lambda::report_init_error(&e.to_string()).await;
+            }
             return ExitCode::from(2);
         }
     };
     let result = if lambda::is_lambda() {
-        lambda::run(state).await.map_err(|e| e.to_string())
+        let result = lambda::run(state).await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            lambda::report_init_error(e).await;
+        }
+        result
     } else {
         server::run(state).await.map_err(|e| e.to_string())
     };

@@ -88,6 +88,7 @@ async fn collect_raw(rx: &mut UnboundedReceiver<Reply>) -> (Vec<u8>, usize) {
                 bytes.extend_from_slice(&data);
             }
             Reply::End => break,
+            Reply::Start { .. } => {}
             Reply::Error(e) => panic!("invocation error: {e}"),
         }
     }
@@ -136,6 +137,7 @@ async fn lambda_door_serves_json_streams_and_errors() {
                 frames_before_release += 1;
                 seen.extend_from_slice(&data);
             }
+            Reply::Start { streaming } => assert!(streaming, "a Function URL answer streams"),
             other => panic!("stream ended early: {other:?}"),
         }
     }
@@ -207,6 +209,11 @@ async fn lambda_door_refuses_to_start_without_client_keys() {
         .expect("joined");
     assert!(!status.success());
     assert!(stderr.contains("GATEWAY_API_KEYS"), "{stderr}");
+    let errors = api.init_errors().await;
+    assert!(
+        errors.iter().any(|e| e.contains("GATEWAY_API_KEYS")),
+        "{errors:?}"
+    );
 }
 
 /// Lambda's shutdown phase: the gateway registers an internal extension so
@@ -257,4 +264,210 @@ async fn lambda_shutdown_logs_every_pending_cost_record() {
     assert_eq!(reconcile.len(), 1, "{log}");
     assert!(reconcile[0].contains("lambda-req-1"), "{}", reconcile[0]);
     assert!(reconcile[0].contains("gpt-4o-mini"), "{}", reconcile[0]);
+}
+
+/// The client key the payloads in `events/` carry.
+const EVENT_KEY: &str = "gw-local-client-key-0123456789";
+
+/// What came back for one invocation: whether it was streamed, and the
+/// response's status, headers and body in either format.
+struct Answer {
+    streaming: bool,
+    status: u64,
+    headers: Value,
+    body: String,
+    raw: Vec<u8>,
+    frames: usize,
+}
+
+async fn answer(rx: &mut UnboundedReceiver<Reply>) -> Answer {
+    let mut streaming = None;
+    let mut raw = Vec::new();
+    let mut frames = 0;
+    loop {
+        match next_reply(rx).await {
+            Reply::Start { streaming: s } => streaming = Some(s),
+            Reply::Frame(data, _) => {
+                frames += 1;
+                raw.extend_from_slice(&data);
+            }
+            Reply::End => break,
+            Reply::Error(e) => panic!("invocation error: {e}"),
+        }
+    }
+    let streaming = streaming.expect("a response started");
+    let (status, headers, body) = if streaming {
+        let (prelude, body) = split_prelude(&raw).expect("prelude, eight NUL bytes, body");
+        (
+            prelude["statusCode"].as_u64().unwrap_or_default(),
+            prelude["headers"].clone(),
+            String::from_utf8_lossy(body).into_owned(),
+        )
+    } else {
+        let reply: Value = serde_json::from_slice(&raw).expect("a buffered answer is JSON");
+        (
+            reply["statusCode"].as_u64().unwrap_or_default(),
+            reply["headers"].clone(),
+            reply["body"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    Answer {
+        streaming,
+        status,
+        headers,
+        body,
+        raw,
+        frames,
+    }
+}
+
+#[tokio::test]
+async fn every_event_payload_is_answered_in_its_origins_format() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let _gateway = spawn_gateway(&api, &mock, Some(EVENT_KEY));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("events/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "{names:?}");
+    for name in &names {
+        let event: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(name)).expect("read")).expect("JSON");
+        let mut rx = api.invoke(event).await;
+        let answer = answer(&mut rx).await;
+        // Function URLs and REST APIs stream; HTTP APIs and ALB cannot.
+        let streams = name.starts_with("function-url") || name.starts_with("rest-api");
+        assert_eq!(answer.streaming, streams, "{name}");
+        assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+        if name.contains("stream") {
+            assert_eq!(
+                answer.headers["content-type"], "text/event-stream",
+                "{name}"
+            );
+            let events = sse_data(&answer.body);
+            assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{name}");
+            let text: String = events
+                .iter()
+                .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+                .filter_map(|c| {
+                    c["choices"][0]["delta"]["content"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .collect();
+            assert_eq!(text, "Echo: Say hello.", "{name}");
+        } else if name.contains("models") {
+            let list: Value = serde_json::from_str(&answer.body).expect("JSON");
+            assert_eq!(list["object"], "list", "{name}");
+        } else {
+            let completion: Value = serde_json::from_str(&answer.body).expect("JSON");
+            assert_eq!(
+                completion["choices"][0]["message"]["content"], "Echo: Say hello.",
+                "{name}"
+            );
+            assert_eq!(answer.headers["x-gateway-provider"], "openai", "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn rest_api_streams_use_the_http_integration_format_byte_for_byte() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let _gateway = spawn_gateway(&api, &mock, Some(EVENT_KEY));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/rest-api-chat-stream.json");
+    let event: Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("JSON");
+    let mut rx = api.invoke(event).await;
+    let answer = answer(&mut rx).await;
+    assert!(answer.streaming);
+    // The prelude is one JSON object, then exactly eight NUL bytes, then
+    // the body's bytes as produced: SSE events in frames of their own.
+    let nul = answer
+        .raw
+        .windows(8)
+        .position(|w| w == [0u8; 8])
+        .expect("delimiter");
+    let prelude: Value = serde_json::from_slice(&answer.raw[..nul]).expect("prelude JSON");
+    assert_eq!(
+        prelude.as_object().map(|o| {
+            let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            keys
+        }),
+        Some(vec!["cookies", "headers", "statusCode"])
+    );
+    assert_eq!(prelude["statusCode"], 200);
+    assert_eq!(prelude["headers"]["x-request-id"], "event-rest-chat-stream");
+    let body = &answer.raw[nul + 8..];
+    assert!(
+        body.starts_with(b"data: {"),
+        "{}",
+        String::from_utf8_lossy(body)
+    );
+    assert!(body.ends_with(b"data: [DONE]\n\n"));
+    assert!(answer.frames > 3, "streamed in frames: {}", answer.frames);
+}
+
+#[tokio::test]
+async fn configuration_reaches_the_function_and_its_limits_apply() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let config =
+        "[aliases]\nquick = \"gpt-4o-mini\"\n\n[limits.per_key]\nrequests_per_minute = 1\n";
+    let _gateway = Gateway(
+        lambda_command(&api, &mock, Some(CLIENT_KEY))
+            .env("GATEWAY_CONFIG_TOML", config)
+            .spawn()
+            .expect("gateway binary starts"),
+    );
+    let mut rx = api
+        .invoke(chat_event(&chat_body("quick", "first"), CLIENT_KEY))
+        .await;
+    let (prelude, body, _) = collect(&mut rx).await;
+    assert_eq!(prelude["statusCode"], 200, "{body}");
+    assert_eq!(prelude["headers"]["x-gateway-model"], "gpt-4o-mini");
+    let mut rx = api
+        .invoke(chat_event(&chat_body("quick", "second"), CLIENT_KEY))
+        .await;
+    let (prelude, body, _) = collect(&mut rx).await;
+    assert_eq!(prelude["statusCode"], 429, "{body}");
+    assert!(prelude["headers"]["retry-after"].is_string(), "{prelude}");
+    let error: Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(error["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(mock.requests().len(), 1, "the limited request never left");
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_stops_the_function_with_the_key_named() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let mut cmd = lambda_command(&api, &mock, Some(CLIENT_KEY));
+    cmd.env(
+        "GATEWAY_CONFIG_TOML",
+        "[limits.per_key]\nrequests_per_mnute = 1\n",
+    );
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("joined")
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GATEWAY_CONFIG_TOML"), "{stderr}");
+    assert!(stderr.contains("requests_per_mnute"), "{stderr}");
+    // The Lambda service is told why, too.
+    let errors = api.init_errors().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let error: Value = serde_json::from_str(&errors[0]).expect("JSON");
+    assert_eq!(error["errorType"], "Runtime.ConfigurationError");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("GATEWAY_CONFIG_TOML")),
+        "{error}"
+    );
 }

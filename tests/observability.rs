@@ -438,6 +438,7 @@ async fn lambda_invocations_export_their_spans_before_they_end() {
             {
                 Reply::Frame(data, _) => bytes.extend_from_slice(&data),
                 Reply::End => break,
+                Reply::Start { .. } => {}
                 Reply::Error(e) => panic!("invocation error: {e}"),
             }
         }

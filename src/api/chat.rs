@@ -19,7 +19,6 @@ use crate::auth::{RequestId, Tenant};
 use crate::cache::replay::{self, PendingStore};
 use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
-use crate::limits;
 use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};
@@ -28,6 +27,7 @@ use crate::routing::failover::{self, Output};
 use crate::routing::strategy::Strategy;
 use crate::routing::{self, Route};
 use crate::traces::Span;
+use crate::{lambda, limits};
 
 /// Header naming the provider that served the request.
 pub const PROVIDER_HEADER: &str = "x-gateway-provider";
@@ -68,7 +68,7 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
     let result = trace
         .run(serve(
             &state,
-            &parts.headers,
+            &parts,
             body,
             tenant,
             &mut exchange,
@@ -260,16 +260,18 @@ impl RouteMeta {
     }
 }
 
-/// The pipeline: read, validate, plan, cache lookup, call with failover.
+/// The pipeline: read, validate, plan, cache lookup, call with failover
+/// (within the request deadline, and on Lambda the invocation's).
 async fn serve(
     state: &AppState,
-    headers: &HeaderMap,
+    parts: &http::request::Parts,
     body: Body,
     tenant: Option<&Tenant>,
     exchange: &mut Exchange,
     meta: &mut RouteMeta,
     started: Instant,
 ) -> Result<Served, GatewayError> {
+    let headers = &parts.headers;
     let bytes = read_body(
         headers,
         body,
@@ -355,6 +357,8 @@ async fn serve(
     }
 
     let deadline = started + state.config.retry.deadline;
+    let deadline =
+        lambda::invocation_deadline(&parts.extensions).map_or(deadline, |d| d.min(deadline));
     let result = failover::run(
         &state.dispatcher(),
         account,

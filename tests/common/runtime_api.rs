@@ -21,6 +21,9 @@ use tokio::sync::{Mutex, mpsc};
 /// What the function sent back for one invocation.
 #[derive(Debug)]
 pub enum Reply {
+    /// The response began: streamed (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`) or buffered.
+    Start { streaming: bool },
     /// A frame of the response body, with its arrival time.
     Frame(Bytes, Instant),
     /// The response body ended.
@@ -196,9 +199,14 @@ async fn handle(
     let Some(tx) = shared.replies.lock().await.get(id).cloned() else {
         return Ok(reply(StatusCode::BAD_REQUEST, "{}"));
     };
+    let streaming = req
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|v| v == "streaming");
     let mut body = req.into_body();
     match kind {
         "response" => {
+            let _ = tx.send(Reply::Start { streaming });
             while let Some(frame) = body.frame().await {
                 match frame {
                     Ok(frame) => {
