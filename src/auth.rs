@@ -19,7 +19,8 @@ use crate::keys::{KeyRecord, Keys};
 /// The client behind a request. `id` is stable for as long as the key
 /// exists (never its position in a list): `sk_<16 hex of SHA-256(key)>`
 /// for a static key, `vk_<id>` for a virtual key (unchanged by rotation),
-/// `anonymous` when auth is off. Cache entries, limits, spend and logs are
+/// `iam_<16 hex of SHA-256(ARN)>` for an IAM caller, `anonymous` when auth
+/// is off. Cache entries, limits, spend and logs are
 /// scoped by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
@@ -51,8 +52,35 @@ pub struct RequestId(pub String);
 /// Header carrying the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The tenant id of an IAM caller.
+pub fn iam_tenant(arn: &str) -> String {
+    format!("iam_{}", &digest(arn)[..16])
+}
+
+/// The caller's IAM identity (its ARN) that API Gateway or a Function URL
+/// verified before invoking the function: REST APIs with IAM auth put it
+/// in `requestContext.identity.userArn`, `AWS_IAM` Function URLs in
+/// `requestContext.authorizer.iam.userArn`.
+pub fn iam_identity(extensions: &axum::http::Extensions) -> Option<&str> {
+    use lambda_http::request::RequestContext;
+    let arn = match extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV1(context) => context.identity.user_arn.as_deref(),
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()?
+            .iam
+            .as_ref()?
+            .user_arn
+            .as_deref(),
+        _ => None,
+    }?;
+    (!arn.is_empty()).then_some(arn)
+}
+
 /// Checks client and operator keys.
 pub struct Authenticator {
+    /// Callers are their IAM identities (`GATEWAY_AUTH=iam`).
+    iam: bool,
     /// Auth is off: requests without a valid key are `anonymous`.
     open: bool,
     /// Static keys by the SHA-256 of the key: their tenant ids.
@@ -73,8 +101,10 @@ impl Authenticator {
                     .collect(),
             ),
             AuthMode::Unset | AuthMode::Disabled => (true, HashMap::new()),
+            AuthMode::Iam => (false, HashMap::new()),
         };
         Self {
+            iam: *mode == AuthMode::Iam,
             open,
             statics,
             admin: admin.map(|k| digest(k.expose())),
@@ -82,11 +112,21 @@ impl Authenticator {
         }
     }
 
-    /// The tenant of a request to a client endpoint, or why not. A static
-    /// key is found by its digest (no comparison that could leak timing);
-    /// a virtual key by the id inside it, then its digest is compared in
-    /// constant time.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, GatewayError> {
+    /// The tenant of a request to a client endpoint, or why not. With IAM
+    /// auth, the caller's verified `identity` (see [`iam_identity`]). A
+    /// static key is found by its digest (no comparison that could leak
+    /// timing); a virtual key by the id inside it, then its digest is
+    /// compared in constant time.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        identity: Option<&str>,
+    ) -> Result<Tenant, GatewayError> {
+        if self.iam {
+            return identity
+                .map(|arn| Tenant::plain(iam_tenant(arn)))
+                .ok_or(GatewayError::IamIdentityRequired);
+        }
         let Some(presented) = presented_key(headers) else {
             return if self.open {
                 Ok(Tenant::plain("anonymous"))
@@ -143,7 +183,7 @@ impl Authenticator {
         if self.is_admin(&digest(presented)) {
             return Ok(());
         }
-        match self.authenticate(headers).await {
+        match self.authenticate(headers, None).await {
             Ok(_) if !self.open => Err(GatewayError::Forbidden {
                 message: "this endpoint needs the operator key".into(),
                 code: "operator_key_required",
@@ -156,14 +196,18 @@ impl Authenticator {
     }
 }
 
-/// `Authorization: Bearer <key>`, else `x-api-key: <key>`.
+/// `Authorization: Bearer <key>`, else `x-api-key: <key>`: a request
+/// signed with SigV4 (an `AWS_IAM` Function URL or REST API) has its
+/// `Authorization` header taken by the signature, so its key travels in
+/// `x-api-key`.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().ok()?;
-        let (scheme, key) = value.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
-    }
-    headers.get("x-api-key")?.to_str().ok().map(str::trim)
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    bearer.or_else(|| headers.get("x-api-key")?.to_str().ok().map(str::trim))
 }
 
 /// Middleware: rejects requests without a valid client key (401, or 403
@@ -174,7 +218,8 @@ pub async fn require_key(
     next: Next,
 ) -> Response {
     let started = std::time::Instant::now();
-    match auth.authenticate(request.headers()).await {
+    let identity = iam_identity(request.extensions());
+    match auth.authenticate(request.headers(), identity).await {
         Ok(tenant) => {
             request.extensions_mut().insert(tenant);
             next.run(request).await
@@ -276,8 +321,11 @@ mod tests {
             headers(&[("authorization", "Bearer key-bbbbbbbbbbbbbbbb")]),
             headers(&[("x-api-key", "key-bbbbbbbbbbbbbbbb")]),
         ] {
-            let t1 = one.authenticate(&presented).await.expect("valid");
-            let t2 = other_order.authenticate(&presented).await.expect("valid");
+            let t1 = one.authenticate(&presented, None).await.expect("valid");
+            let t2 = other_order
+                .authenticate(&presented, None)
+                .await
+                .expect("valid");
             assert_eq!(t1, t2);
             assert_eq!(t1.id, static_tenant(b));
             assert!(t1.id.starts_with("sk_") && !t1.id.contains("bbbb"));
@@ -290,10 +338,56 @@ mod tests {
             vec![("authorization", "Bearer key-aaaaaaaaaaaaaaa")],
         ] {
             assert!(matches!(
-                one.authenticate(&headers(&bad)).await,
+                one.authenticate(&headers(&bad), None).await,
                 Err(GatewayError::Unauthorized)
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn signed_requests_carry_their_key_in_x_api_key() {
+        let one = auth(&["key-aaaaaaaaaaaaaaaa"], None);
+        let signed = headers(&[
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd",
+            ),
+            ("x-api-key", "key-aaaaaaaaaaaaaaaa"),
+        ]);
+        let tenant = one
+            .authenticate(&signed, None)
+            .await
+            .expect("key in x-api-key");
+        assert_eq!(tenant.id, static_tenant("key-aaaaaaaaaaaaaaaa"));
+        let unsigned_bearer = headers(&[
+            ("authorization", "Bearer key-bbbbbbbbbbbbbbbb"),
+            ("x-api-key", "key-aaaaaaaaaaaaaaaa"),
+        ]);
+        assert!(matches!(
+            one.authenticate(&unsigned_bearer, None).await,
+            Err(GatewayError::Unauthorized)
+        ));
+    }
+
+    #[tokio::test]
+    async fn iam_callers_are_their_verified_identity() {
+        let iam = Authenticator::new(&AuthMode::Iam, None, keys());
+        let arn = "arn:aws:iam::123456789012:role/app";
+        let tenant = iam
+            .authenticate(&HeaderMap::new(), Some(arn))
+            .await
+            .expect("identity");
+        assert_eq!(tenant.id, iam_tenant(arn));
+        assert!(tenant.id.starts_with("iam_") && !tenant.id.contains("123456789012"));
+        // A key is no substitute for the identity.
+        assert!(matches!(
+            iam.authenticate(
+                &headers(&[("authorization", "Bearer key-aaaaaaaaaaaaaaaa")]),
+                None
+            )
+            .await,
+            Err(GatewayError::IamIdentityRequired)
+        ));
     }
 
     #[tokio::test]
@@ -311,7 +405,7 @@ mod tests {
             Err(GatewayError::Unauthorized)
         ));
         assert!(matches!(
-            gate.authenticate(&admin).await,
+            gate.authenticate(&admin, None).await,
             Err(GatewayError::Forbidden { .. })
         ));
         // No operator key: metrics are closed once client keys exist.
@@ -323,7 +417,10 @@ mod tests {
     async fn open_modes_let_everyone_in() {
         for mode in [AuthMode::Unset, AuthMode::Disabled] {
             let open = Authenticator::new(&mode, None, keys());
-            let tenant = open.authenticate(&HeaderMap::new()).await.expect("open");
+            let tenant = open
+                .authenticate(&HeaderMap::new(), None)
+                .await
+                .expect("open");
             assert_eq!(tenant.id, "anonymous");
             assert!(open.operator(&HeaderMap::new(), false).await.is_ok());
             assert!(open.operator(&HeaderMap::new(), true).await.is_err());

@@ -99,6 +99,10 @@ pub enum AuthMode {
     Unset,
     /// Explicitly disabled with `GATEWAY_AUTH=none`.
     Disabled,
+    /// `GATEWAY_AUTH=iam`: the caller's IAM identity, which an `AWS_IAM`
+    /// Function URL or a REST API with IAM auth verified, is the tenant
+    /// (Lambda only).
+    Iam,
 }
 
 /// The optional TOML file named by `GATEWAY_CONFIG`.
@@ -423,10 +427,17 @@ impl Config {
                 ));
             }
             (Some("none"), None) => AuthMode::Disabled,
+            (Some("iam"), Some(_)) => {
+                return Err(ConfigError::new(
+                    "GATEWAY_AUTH",
+                    "is 'iam' (callers are their IAM identities) but GATEWAY_API_KEYS is set; choose one",
+                ));
+            }
+            (Some("iam"), None) => AuthMode::Iam,
             (Some(other), _) if other != "keys" => {
                 return Err(ConfigError::new(
                     "GATEWAY_AUTH",
-                    format!("'{other}' is not one of keys, none"),
+                    format!("'{other}' is not one of keys, iam, none"),
                 ));
             }
             (_, Some(list)) => AuthMode::Keys(parse_keys(&list)?),

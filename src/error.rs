@@ -22,6 +22,11 @@ pub enum GatewayError {
     /// Missing or wrong gateway API key.
     #[error("invalid or missing API key")]
     Unauthorized,
+    /// IAM auth is on and the request carries no verified IAM identity.
+    #[error(
+        "this gateway identifies callers by IAM: send a SigV4-signed request to its AWS_IAM Function URL or IAM-authorised REST API"
+    )]
+    IamIdentityRequired,
     /// A virtual key whose secret matched but that may no longer be used.
     #[error("this API key {reason}")]
     KeyRefused {
@@ -123,7 +128,9 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::KeyRefused { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::KeyRefused { .. } | Self::IamIdentityRequired => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -194,6 +201,7 @@ impl GatewayError {
         Some(match self {
             Self::InvalidRequest { .. } => return None,
             Self::Unauthorized | Self::KeyRefused { .. } => "invalid_api_key",
+            Self::IamIdentityRequired => "iam_identity_required",
             Self::Forbidden { code, .. } => code,
             Self::BudgetExceeded { .. } => "budget_exceeded",
             Self::KeyNotFound { .. } => "key_not_found",

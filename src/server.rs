@@ -23,6 +23,11 @@ pub enum ServeError {
         "refusing to serve on {0} without client keys: set GATEWAY_API_KEYS or GATEWAY_ADMIN_KEY, or bind HOST to a loopback address"
     )]
     Unprotected(SocketAddr),
+    /// IAM auth needs the identity Lambda's callers verified.
+    #[error(
+        "GATEWAY_AUTH=iam identifies callers by the IAM identity AWS verified, which only the Lambda door has; use GATEWAY_API_KEYS locally"
+    )]
+    IamOffLambda,
     /// Binding or serving failed.
     #[error("cannot serve on {addr}: {source}")]
     Io {
@@ -64,6 +69,7 @@ pub async fn serve(
         AuthMode::Disabled => {
             tracing::warn!(%addr, "GATEWAY_AUTH=none: client authentication is off; serving on loopback only")
         }
+        AuthMode::Iam => return Err(ServeError::IamOffLambda),
         AuthMode::Keys(_) => {}
     }
     let grace = state.config.shutdown_grace;

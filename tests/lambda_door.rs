@@ -471,3 +471,125 @@ async fn an_invalid_configuration_stops_the_function_with_the_key_named() {
         "{error}"
     );
 }
+
+/// A Function URL event for a request signed with SigV4 (as an `AWS_IAM`
+/// URL receives it): the signature in `Authorization`, the client key, if
+/// any, in `x-api-key`, and the identity AWS verified in the context.
+fn signed_event(body: &Value, key: Option<&str>, caller_arn: &str) -> Value {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let host = "abcdefghij.lambda-url.us-east-1.on.aws";
+    let text = body.to_string();
+    let identity = aws_credential_types::Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("lambda")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("params")
+        .into();
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), host.into()),
+        ("content-type".into(), "application/json".into()),
+    ];
+    if let Some(key) = key {
+        headers.push(("x-api-key".into(), key.into()));
+    }
+    let signable = SignableRequest::new(
+        "POST",
+        format!("https://{host}/v1/chat/completions"),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(text.as_bytes()),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+    let mut request = http::Request::new(());
+    instructions.apply_to_request_http1x(&mut request);
+    for (name, value) in request.headers() {
+        headers.push((
+            name.as_str().to_owned(),
+            value.to_str().expect("ascii").to_owned(),
+        ));
+    }
+    let authorization = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone())
+        .expect("signature");
+    assert!(authorization.starts_with("AWS4-HMAC-SHA256 "));
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut event = function_url_event("/v1/chat/completions", &pairs, &text);
+    event["requestContext"]["authorizer"] = json!({"iam": {
+        "accessKey": "AKIDEXAMPLE",
+        "accountId": "123456789012",
+        "callerId": "AROAEXAMPLE:app",
+        "userArn": caller_arn,
+        "userId": "AROAEXAMPLE:app"
+    }});
+    event
+}
+
+#[tokio::test]
+async fn signed_requests_pass_with_their_key_in_x_api_key() {
+    let (api, _mock, _gateway) = setup().await;
+    let caller = "arn:aws:sts::123456789012:assumed-role/app/session";
+    let body = chat_body("gpt-4o-mini", "signed");
+    let mut rx = api
+        .invoke(signed_event(&body, Some(CLIENT_KEY), caller))
+        .await;
+    let (prelude, body_text, _) = collect(&mut rx).await;
+    assert_eq!(prelude["statusCode"], 200, "{body_text}");
+    let mut rx = api.invoke(signed_event(&body, None, caller)).await;
+    let (prelude, _, _) = collect(&mut rx).await;
+    assert_eq!(
+        prelude["statusCode"], 401,
+        "a signature is not a client key"
+    );
+}
+
+#[tokio::test]
+async fn with_iam_auth_the_verified_caller_is_the_tenant() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let _gateway = Gateway(
+        lambda_command(&api, &mock, None)
+            .env("GATEWAY_AUTH", "iam")
+            .env(
+                "GATEWAY_CONFIG_TOML",
+                "[limits.per_key]\nrequests_per_minute = 1\n",
+            )
+            .spawn()
+            .expect("gateway binary starts"),
+    );
+    let body = chat_body("gpt-4o-mini", "as a role");
+    let app = "arn:aws:sts::123456789012:assumed-role/app/session";
+    let other = "arn:aws:sts::123456789012:assumed-role/batch/session";
+    let status = |event: Value| {
+        let api = &api;
+        async move {
+            let mut rx = api.invoke(event).await;
+            let (prelude, body, _) = collect(&mut rx).await;
+            (prelude["statusCode"].as_u64().unwrap_or_default(), body)
+        }
+    };
+    assert_eq!(status(signed_event(&body, None, app)).await.0, 200);
+    // Limits are per caller: the same role is over its one request a
+    // minute, another role is not.
+    assert_eq!(status(signed_event(&body, None, app)).await.0, 429);
+    assert_eq!(status(signed_event(&body, None, other)).await.0, 200);
+    // Without an identity (a URL without AWS_IAM), nobody gets in.
+    let (code, text) = status(chat_event(&body, CLIENT_KEY)).await;
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("iam_identity_required"), "{text}");
+}
