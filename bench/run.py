@@ -220,7 +220,7 @@ def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> di
         time.sleep(0.2)
         exact = timed_posts(port, "gpt-4o-mini", question, n)
         verified = timed_posts(port, "gpt-4o-mini", paraphrase, 1)
-        cache = get_json(port, "/metrics")["cache"]
+        cache = get_json(port, "/metrics?format=json")["cache"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -282,7 +282,7 @@ def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connect
             row["near max"] = load_prompts(url, 8000, duration, connections, "near", CLIENT_KEY)
             row["near 2000"] = load_prompts(url, 2000, duration, connections, "near", CLIENT_KEY)
             row["peak_rss_kb"] = rss_kb(proc.pid, "VmHWM")
-            row["cache"] = get_json(port, "/metrics").get("cache")
+            row["cache"] = get_json(port, "/metrics?format=json").get("cache")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -372,7 +372,7 @@ def limits_section(gateway_bin: Path, mock_port: int, n: int = 300) -> dict:
 
 def wait_writes(port: int) -> None:
     """Waits until the gateway's writes after responses are done."""
-    while get_json(port, "/metrics")["costs"]["writes_in_flight"]:
+    while get_json(port, "/metrics?format=json")["costs"]["writes_in_flight"]:
         time.sleep(0.001)
 
 

@@ -23,6 +23,7 @@ use crate::error::GatewayError;
 use crate::keys::Keys;
 use crate::ledger::Ledger;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::pricing::Pricing;
 use crate::providers::anthropic::Anthropic;
 use crate::providers::clients::HttpClients;
@@ -63,8 +64,8 @@ pub struct AppState {
     pub ledger: Arc<Ledger>,
     /// Virtual keys and their budgets.
     pub keys: Arc<Keys>,
-    /// Gateway overhead per request (time not spent waiting on providers).
-    pub overhead: Arc<crate::request_log::Overhead>,
+    /// Request metrics (Prometheus, and EMF lines on Lambda).
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -143,9 +144,6 @@ impl AppState {
                 None => per_key = Some(*limit),
             }
         }
-        if config.emf_metrics {
-            crate::request_log::enable_emf();
-        }
         let limits = Arc::new(Limits::new(
             store.clone(),
             provider_limits,
@@ -204,11 +202,23 @@ impl AppState {
             config.limit_fail,
         ));
         let ledger = Arc::new(
-            Ledger::new(pricing, store, limits, config.alert_tiers.clone()).with_keys(keys.clone()),
+            Ledger::new(pricing, store, limits, config.alert_tiers.clone())
+                .with_keys(keys.clone())
+                .with_stack(&config.namespace),
         );
         ledger.start_retries();
+        let priced = crate::pricing::list()
+            .map(|l| l.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(config.file.pricing.keys().cloned())
+            .collect();
+        let metrics = Arc::new(Metrics::new(
+            priced,
+            config.emf_metrics.then(|| config.namespace.clone()),
+        ));
         Ok(Self {
-            overhead: Arc::default(),
+            metrics,
             ledger,
             keys,
             cache,
@@ -249,11 +259,14 @@ impl AppState {
 /// the operator's business) need the operator's key; `/health` and
 /// `/ready` need nothing.
 pub fn router(state: AppState) -> Router {
-    let authenticator = Arc::new(Authenticator::new(
-        &state.config.auth,
-        state.config.admin_key.as_ref(),
-        state.keys.clone(),
-    ));
+    let authenticator = Arc::new(
+        Authenticator::new(
+            &state.config.auth,
+            state.config.admin_key.as_ref(),
+            state.keys.clone(),
+        )
+        .with_metrics(state.metrics.clone()),
+    );
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/chat/completions", post(chat::completions))

@@ -88,6 +88,8 @@ pub struct Authenticator {
     /// SHA-256 of the operator's key.
     admin: Option<String>,
     keys: Arc<Keys>,
+    /// Where refusals are counted.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Authenticator {
@@ -109,7 +111,15 @@ impl Authenticator {
             statics,
             admin: admin.map(|k| digest(k.expose())),
             keys,
+            metrics: None,
         }
+    }
+
+    /// Counts refused requests in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The tenant of a request to a client endpoint, or why not. With IAM
@@ -226,7 +236,9 @@ pub async fn require_key(
         }
         Err(e) => {
             let response = e.into_response();
-            crate::request_log::refused(response.status().as_u16(), started.elapsed());
+            if let Some(metrics) = &auth.metrics {
+                metrics.refused(response.status().as_u16(), started.elapsed());
+            }
             response
         }
     }

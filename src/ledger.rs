@@ -37,6 +37,8 @@ pub struct Ledger {
     /// Alert tiers this instance knows are claimed (by anyone), so each is
     /// claimed in the store at most once per instance.
     claimed: Mutex<std::collections::HashSet<(String, u64)>>,
+    /// The `Stack` dimension of alert metrics.
+    stack: String,
 }
 
 /// Most (provider, model) pairs counted apart in `/metrics`: model names
@@ -193,7 +195,15 @@ impl Ledger {
             draining: AtomicBool::new(false),
             keys: None,
             claimed: Mutex::new(std::collections::HashSet::new()),
+            stack: "gateway".to_owned(),
         }
+    }
+
+    /// Names the deployment in alert metrics (the `Stack` dimension).
+    #[must_use]
+    pub fn with_stack(mut self, stack: &str) -> Self {
+        stack.clone_into(&mut self.stack);
+        self
     }
 
     /// Tells `keys` of every tenant's totals after each write, so budget
@@ -446,7 +456,7 @@ impl Ledger {
                         }
                         if won {
                             self.alerts.fetch_add(1, Ordering::Relaxed);
-                            emit_alert(&scope, tier, Cost(total));
+                            emit_alert(&self.stack, &scope, tier, Cost(total));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, scope, tier, "alert tier not claimed yet"),
@@ -486,6 +496,11 @@ impl Ledger {
             }).collect::<Vec<_>>(),
             "alert_tiers_usd": self.tiers,
         }))
+    }
+
+    /// Alert tiers this instance raised.
+    pub fn alerts_raised(&self) -> u64 {
+        self.alerts.load(Ordering::Relaxed)
     }
 
     /// The pricing table.
@@ -556,7 +571,7 @@ impl Ledger {
 /// A crossed tier: a structured log event, and a CloudWatch Embedded Metric
 /// Format line (namespace `LlmGateway`, metric `CostAlertTier`, dimension
 /// `Scope` = `overall` or `day`) that the SAM template's alarms watch.
-fn emit_alert(scope: &str, tier: u64, total: Cost) {
+fn emit_alert(stack: &str, scope: &str, tier: u64, total: Cost) {
     tracing::warn!(
         target: "gateway::alert",
         scope,
@@ -564,25 +579,10 @@ fn emit_alert(scope: &str, tier: u64, total: Cost) {
         total_usd = %total,
         "cost alert tier crossed"
     );
-    let kind = if scope == "overall" { "overall" } else { "day" };
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let emf = json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": "LlmGateway",
-                "Dimensions": [["Scope"]],
-                "Metrics": [{"Name": "CostAlertTier", "Unit": "None"}],
-            }],
-        },
-        "Scope": kind,
-        "CostAlertTier": tier,
-        "period": scope,
-        "total_usd": total.to_string(),
-    });
-    println!("{emf}");
+    println!(
+        "{}",
+        crate::metrics::emf::alert_line(stack, scope, tier, total)
+    );
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lambda;
 pub mod ledger;
 pub mod limits;
+pub mod metrics;
 pub mod pricing;
 pub mod providers;
 pub mod redis_client;

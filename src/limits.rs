@@ -229,7 +229,12 @@ impl Limits {
         }
     }
 
-    /// Counters for `/metrics`.
+    /// Requests refused by these limits.
+    pub fn denied(&self) -> u64 {
+        self.denied.load(Ordering::Relaxed)
+    }
+
+    /// Counters for `/metrics?format=json`.
     pub fn metrics(&self) -> Value {
         json!({
             "store": self.store.kind(),

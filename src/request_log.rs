@@ -2,101 +2,14 @@
 //! really ends (for streams: when the last byte is sent or the client leaves).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::account::Bill;
 use crate::api::types::{ChatCompletion, ChatCompletionChunk};
+use crate::metrics::{Metrics, Observation};
 use crate::providers::ProviderId;
 use crate::traces::{Span, provider_name};
 use opentelemetry::KeyValue;
-
-static EMF: AtomicBool = AtomicBool::new(false);
-
-/// Samples of gateway overhead kept for percentiles.
-const OVERHEAD_SAMPLES: usize = 2048;
-
-/// Gateway overhead per request — its time minus the time spent waiting on
-/// providers — over the most recent requests, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Overhead {
-    samples: std::sync::Mutex<std::collections::VecDeque<f32>>,
-    count: std::sync::atomic::AtomicU64,
-}
-
-impl Overhead {
-    fn record(&self, overhead: Duration) {
-        self.count.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut samples) = self.samples.lock() {
-            if samples.len() == OVERHEAD_SAMPLES {
-                samples.pop_front();
-            }
-            samples.push_back(overhead.as_secs_f32() * 1000.0);
-        }
-    }
-
-    /// p50 / p95 / p99 / max in ms over the recent requests.
-    pub fn metrics(&self) -> serde_json::Value {
-        let mut sorted: Vec<f32> = self
-            .samples
-            .lock()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        sorted.sort_by(f32::total_cmp);
-        let pct = |p: f64| {
-            let i = ((sorted.len().max(1) as f64 - 1.0) * p).round() as usize;
-            sorted.get(i).copied().map_or(0.0, f64::from)
-        };
-        serde_json::json!({
-            "requests": self.count.load(Ordering::Relaxed),
-            "window": sorted.len(),
-            "p50": pct(0.50),
-            "p95": pct(0.95),
-            "p99": pct(0.99),
-            "max": sorted.last().copied().map_or(0.0, f64::from),
-        })
-    }
-}
-
-/// Also writes each request as a CloudWatch Embedded Metric Format line
-/// (namespace `LlmGateway`, dimension `Service`: `Requests`,
-/// `ServerErrors`, `LatencyMs`), which the SAM template's alarms use.
-pub fn enable_emf() {
-    EMF.store(true, Ordering::Relaxed);
-}
-
-fn emit_emf(status: u16, latency_ms: f64) {
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let line = serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": "LlmGateway",
-                "Dimensions": [["Service"]],
-                "Metrics": [
-                    {"Name": "Requests", "Unit": "Count"},
-                    {"Name": "ServerErrors", "Unit": "Count"},
-                    {"Name": "LatencyMs", "Unit": "Milliseconds"},
-                ],
-            }],
-        },
-        "Service": "llm-gateway",
-        "Requests": 1,
-        "ServerErrors": u8::from(status >= 500),
-        "LatencyMs": latency_ms,
-    });
-    println!("{line}");
-}
-
-/// Counts a request refused before it reached a handler (a missing or
-/// wrong client key) in the EMF metrics, so `Requests` includes it.
-pub fn refused(status: u16, latency: Duration) {
-    if EMF.load(Ordering::Relaxed) {
-        emit_emf(status, latency.as_secs_f64() * 1000.0);
-    }
-}
 
 /// What a request did, filled in along the pipeline. It only observes:
 /// money, limits and cache writes belong to the request's
@@ -126,18 +39,13 @@ pub struct RequestLog {
     pub prompt: Option<String>,
     /// The answer's text (only with `log_prompts`).
     pub completion: Option<String>,
-    overhead: Arc<Overhead>,
+    metrics: Arc<Metrics>,
     upstream: Duration,
 }
 
 impl RequestLog {
     /// Starts the record of a request.
-    pub fn start(
-        request_id: &str,
-        tenant: &str,
-        started: Instant,
-        overhead: Arc<Overhead>,
-    ) -> Self {
+    pub fn start(request_id: &str, tenant: &str, started: Instant, metrics: Arc<Metrics>) -> Self {
         Self {
             request_id: request_id.to_owned(),
             tenant: tenant.to_owned(),
@@ -153,7 +61,7 @@ impl RequestLog {
             log_prompts: false,
             prompt: None,
             completion: None,
-            overhead,
+            metrics,
             upstream: Duration::ZERO,
         }
     }
@@ -211,10 +119,18 @@ impl RequestLog {
         let cost = bill.cost.map(|c| c.to_string());
         let latency = self.started.elapsed();
         let overhead = latency.saturating_sub(self.upstream);
-        self.overhead.record(overhead);
-        if EMF.load(Ordering::Relaxed) {
-            emit_emf(status, latency.as_secs_f64() * 1000.0);
-        }
+        self.metrics.observe(&Observation {
+            status,
+            provider: self.provider.map(ProviderId::as_str),
+            model: self.model.as_deref(),
+            latency,
+            overhead,
+            ttft: self.first_token,
+            input_tokens: bill.usage.map_or(0, |u| u.prompt_tokens),
+            output_tokens: bill.usage.map_or(0, |u| u.completion_tokens),
+            cost: bill.cost,
+            cache: bill.cache,
+        });
         let saved = bill.saved.map(|c| c.to_string());
         self.end_span(status, error, bill, cost.as_deref(), overhead);
         let (prompt, completion) = bill

@@ -593,3 +593,59 @@ async fn with_iam_auth_the_verified_caller_is_the_tenant() {
     assert_eq!(code, 401, "{text}");
     assert!(text.contains("iam_identity_required"), "{text}");
 }
+
+#[tokio::test]
+async fn each_request_is_an_emf_line_with_the_stacks_dimensions() {
+    let api = RuntimeApi::start().await;
+    let mock = common::recording_mock().await;
+    let mut child = lambda_command(&api, &mock, Some(CLIENT_KEY))
+        .env("EMF_METRICS", "true")
+        .env("GATEWAY_NAMESPACE", "stack-a")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gateway binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let _gateway = Gateway(child);
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut rx = api
+        .invoke(chat_event(&chat_body("gpt-4o-mini", "metered"), CLIENT_KEY))
+        .await;
+    let (prelude, _, _) = collect(&mut rx).await;
+    assert_eq!(prelude["statusCode"], 200);
+    let mut rx = api
+        .invoke(chat_event(
+            &chat_body("gpt-4o-mini", "refused"),
+            "wrong-key-0123456789",
+        ))
+        .await;
+    let (prelude, _, _) = collect(&mut rx).await;
+    assert_eq!(prelude["statusCode"], 401);
+    let mut emf = Vec::new();
+    while emf.len() < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.recv())
+            .await
+            .expect("an EMF line in time")
+            .expect("stdout open");
+        if let Ok(value) = serde_json::from_str::<Value>(&line)
+            && value.get("_aws").is_some()
+        {
+            llm_gateway::metrics::emf::validate(&value).expect("a valid EMF line");
+            emf.push(value);
+        }
+    }
+    let served = &emf[0];
+    assert_eq!(served["Stack"], "stack-a");
+    assert_eq!(served["Provider"], "openai");
+    assert_eq!(served["Model"], "gpt-4o-mini");
+    assert_eq!(served["Requests"], 1);
+    assert!(served["InputTokens"].as_u64().is_some_and(|n| n > 0));
+    assert!(served["CostUsd"].as_f64().is_some_and(|c| c > 0.0));
+    let refused = &emf[1];
+    assert_eq!(refused["Provider"], "none");
+    assert_eq!(refused["ClientErrors"], 1);
+}

@@ -293,7 +293,7 @@ async fn totals_suite(hs: Vec<Harness>) {
     let overall = &totals["overall"];
     let mut local = Vec::new();
     for h in &hs {
-        local.push(get(h, "/metrics").await["costs"].clone());
+        local.push(get(h, "/metrics?format=json").await["costs"].clone());
     }
     assert_eq!(overall["requests"], 41, "{totals} {local:?}");
     assert_eq!(
@@ -346,7 +346,7 @@ async fn alert_suite(mut env: Vec<(String, String)>, instances: usize) {
     assert!((10.0..50.0).contains(&spent), "spent {spent}");
     let mut raised = 0;
     for h in &hs {
-        raised += get(h, "/metrics").await["costs"]["alerts_raised"]
+        raised += get(h, "/metrics?format=json").await["costs"]["alerts_raised"]
             .as_u64()
             .expect("alerts");
     }
@@ -414,7 +414,7 @@ async fn limit_suite(mut env: Vec<(String, String)>) {
         );
     }
     assert_eq!(statuses, vec![200, 200, 200, 200, 429, 429], "{statuses:?}");
-    let metrics = get(h, "/metrics").await;
+    let metrics = get(h, "/metrics?format=json").await;
     assert!(
         metrics["rate_limits"]["denied"]
             .as_u64()
@@ -461,7 +461,7 @@ async fn store_down_fails_open_or_closed() {
     assert_eq!(r.status(), 200, "fails open");
     let _ = r.bytes().await;
     common::settled(&open).await;
-    let metrics = get(&open, "/metrics").await;
+    let metrics = get(&open, "/metrics?format=json").await;
     assert!(
         metrics["rate_limits"]["store_errors"]
             .as_u64()

@@ -59,7 +59,7 @@ pub async fn completions(State(state): State<AppState>, request: Request) -> Res
     let tenant = parts.extensions.get::<Tenant>();
     let tenant_id = tenant.map_or("", |t| t.id.as_str());
     let trace = Span::server(&parts.headers, "POST /v1/chat/completions");
-    let mut log = RequestLog::start(id, tenant_id, started, state.overhead.clone());
+    let mut log = RequestLog::start(id, tenant_id, started, state.metrics.clone());
     log.log_prompts = state.config.log_prompts;
     log.trace = trace.clone();
     let account = Account::open(id, tenant_id, state.ledger.clone(), trace.clone());

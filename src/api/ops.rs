@@ -1,13 +1,18 @@
-//! Operational endpoints: `/health` (liveness) and `/ready` (readiness).
+//! Operational endpoints: `/health` (liveness), `/ready` (readiness),
+//! `/metrics` (OpenMetrics text for Prometheus, or JSON) and
+//! `/metrics/costs` (the global totals).
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::error::GatewayError;
+use crate::metrics::RouteLabels;
 
 /// Liveness: the process answers.
 pub async fn health() -> Json<Value> {
@@ -56,8 +61,72 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-/// Provider statistics and breaker states per route.
-pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
+/// `?format=` for `/metrics`: `prometheus` (default) or `json`.
+#[derive(Debug, serde::Deserialize)]
+pub struct MetricsQuery {
+    format: Option<String>,
+}
+
+/// The content type of the OpenMetrics text format.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// This instance's metrics: OpenMetrics text that Prometheus scrapes, or
+/// with `?format=json` the JSON document (per-route statistics and breaker
+/// states, cache, costs, limits, overhead percentiles).
+pub async fn metrics(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<MetricsQuery>,
+) -> Response {
+    match query.format.as_deref() {
+        None | Some("prometheus" | "openmetrics") => {
+            refresh_gauges(&state);
+            (
+                [(header::CONTENT_TYPE, OPENMETRICS)],
+                state.metrics.render(),
+            )
+                .into_response()
+        }
+        Some("json") => metrics_json(&state).into_response(),
+        Some(_) => GatewayError::invalid(
+            "format must be prometheus or json",
+            Some("format".to_owned()),
+        )
+        .into_response(),
+    }
+}
+
+/// Sets the point-in-time gauges from the ledger, limits and breakers.
+fn refresh_gauges(state: &AppState) {
+    let gauges = &state.metrics.gauges;
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    gauges
+        .pending_cost_records
+        .set(to_i64(state.ledger.pending() as u64));
+    gauges
+        .writes_in_flight
+        .set(to_i64(state.ledger.in_flight().count()));
+    gauges
+        .alerts_raised
+        .set(to_i64(state.ledger.alerts_raised()));
+    gauges
+        .rate_limited
+        .set(to_i64(state.ledger.limits().denied()));
+    let now = std::time::Instant::now();
+    for (route, _) in state.stats.snapshot() {
+        let open = state.breakers.state(&route, now) == "open"
+            || state.shared.as_ref().is_some_and(|s| s.is_open(&route));
+        gauges
+            .circuit_open
+            .get_or_create(&RouteLabels {
+                provider: route.provider.as_str().to_owned(),
+                model: route.model.clone(),
+            })
+            .set(i64::from(open));
+    }
+}
+
+/// The JSON document of `/metrics?format=json`.
+fn metrics_json(state: &AppState) -> Json<Value> {
     let now = std::time::Instant::now();
     let routes: serde_json::Map<String, Value> = state
         .stats
@@ -94,7 +163,7 @@ pub async fn metrics(State(state): State<AppState>) -> Json<Value> {
         "cache": cache,
         "costs": costs,
         "rate_limits": state.ledger.limits().metrics(),
-        "overhead_ms": state.overhead.metrics(),
+        "overhead_ms": state.metrics.overhead_samples.metrics(),
     }))
 }
 

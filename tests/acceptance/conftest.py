@@ -157,7 +157,7 @@ def settled(gateway_url, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         request = urllib.request.Request(
-            f"{gateway_url}/metrics", headers={"authorization": f"Bearer {ADMIN_KEY}"}
+            f"{gateway_url}/metrics?format=json", headers={"authorization": f"Bearer {ADMIN_KEY}"}
         )
         with urllib.request.urlopen(request, timeout=5) as r:
             if json.load(r)["costs"]["writes_in_flight"] == 0:

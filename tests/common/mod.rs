@@ -414,11 +414,11 @@ pub async fn cost_totals(h: &Harness) -> (u16, Value) {
     (status, json_of(response).await)
 }
 
-/// `GET /metrics` with the operator key.
+/// `GET /metrics?format=json` with the operator key.
 pub async fn metrics(h: &Harness) -> Value {
     let response = h
         .http
-        .get(h.url("/metrics"))
+        .get(h.url("/metrics?format=json"))
         .bearer_auth(ADMIN_KEY)
         .send()
         .await
