@@ -349,17 +349,26 @@ async fn log_lines_are_json_with_the_documented_fields_and_no_secrets() {
         .collect();
     assert_eq!(emf.len(), 3, "{lines:?}");
     for line in &emf {
+        llm_gateway::metrics::emf::validate(line).expect("a valid EMF line");
         let metrics = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(metrics["Namespace"], "LlmGateway");
-        assert_eq!(metrics["Dimensions"], json!([["Service"]]));
+        assert_eq!(metrics["Dimensions"], json!([["Stack"]]));
         let names: Vec<&str> = metrics["Metrics"]
             .as_array()
             .expect("metrics")
             .iter()
             .filter_map(|m| m["Name"].as_str())
             .collect();
-        assert_eq!(names, ["Requests", "ServerErrors", "LatencyMs"]);
-        assert_eq!(line["Service"], "llm-gateway");
+        for name in [
+            "Requests",
+            "ServerErrors",
+            "LatencyMs",
+            "CostUsd",
+            "InputTokens",
+        ] {
+            assert!(names.contains(&name), "{names:?}");
+        }
+        assert_eq!(line["Stack"], "gateway");
         assert_eq!(line["Requests"], 1);
         assert_eq!(line["ServerErrors"], 0);
         assert!(line["LatencyMs"].as_f64() > Some(0.0));

@@ -1,7 +1,7 @@
 //! CloudWatch Embedded Metric Format lines: one per request (namespace
-//! `LlmGateway`, dimension sets `[Stack]`, `[Stack, Provider]` and
-//! `[Stack, Provider, Model]`) and one per alert tier crossed (`[Stack,
-//! Scope]`). Lambda ships stdout to CloudWatch Logs, which turns them into
+//! `LlmGateway`: every metric by `[Stack]`, the main ones by `[Stack,
+//! Provider]`, requests, tokens and cost by `[Stack, Provider, Model]`) and
+//! one per alert tier crossed (`[Stack, Scope]`). Lambda ships stdout to CloudWatch Logs, which turns them into
 //! metrics the template's dashboard and alarms use.
 
 use serde_json::{Map, Value, json};
@@ -50,16 +50,39 @@ pub fn request_line(stack: &str, provider: &str, model: &str, o: &Observation<'_
     if let Some(ttft) = o.ttft {
         metrics.push(("TimeToFirstTokenMs", "Milliseconds", json!(ms(ttft))));
     }
+    // Every metric per stack; the ones worth splitting per provider and,
+    // fewer still, per model (each dimension value is a custom metric that
+    // CloudWatch bills monthly).
+    let all: Vec<Value> = metrics
+        .iter()
+        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    let pick = |names: &[&str]| -> Vec<Value> {
+        metrics
+            .iter()
+            .filter(|(name, _, _)| names.contains(name))
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+            .collect()
+    };
+    let by_provider = pick(&[
+        "Requests",
+        "ServerErrors",
+        "LatencyMs",
+        "InputTokens",
+        "OutputTokens",
+        "CostUsd",
+    ]);
+    let by_model = pick(&["Requests", "InputTokens", "OutputTokens", "CostUsd"]);
     let mut line = Map::new();
     line.insert(
         "_aws".into(),
         json!({
             "Timestamp": now_ms(),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Stack"], ["Stack", "Provider"], ["Stack", "Provider", "Model"]],
-                "Metrics": metrics.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
-            }],
+            "CloudWatchMetrics": [
+                {"Namespace": NAMESPACE, "Dimensions": [["Stack"]], "Metrics": all},
+                {"Namespace": NAMESPACE, "Dimensions": [["Stack", "Provider"]], "Metrics": by_provider},
+                {"Namespace": NAMESPACE, "Dimensions": [["Stack", "Provider", "Model"]], "Metrics": by_model},
+            ],
         }),
     );
     line.insert("Stack".into(), json!(stack));
