@@ -649,3 +649,30 @@ async fn each_request_is_an_emf_line_with_the_stacks_dimensions() {
     assert_eq!(refused["Provider"], "none");
     assert_eq!(refused["ClientErrors"], 1);
 }
+
+#[tokio::test]
+async fn the_invocation_deadline_ends_a_request_with_an_error_in_time() {
+    let (api, _mock, _gateway) = setup().await;
+    let started = std::time::Instant::now();
+    let mut rx = api
+        .invoke_within(
+            chat_event(
+                &chat_body("gpt-4o-mini", "slow mock:delay_ms=8000"),
+                CLIENT_KEY,
+            ),
+            Duration::from_secs(3),
+        )
+        .await;
+    let (prelude, body, _) = collect(&mut rx).await;
+    let took = started.elapsed();
+    // One second before the function's timeout, the client gets an OpenAI
+    // error instead of a connection cut by Lambda.
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    assert!(
+        prelude["statusCode"].as_u64().is_some_and(|s| s >= 500),
+        "{prelude} {body}"
+    );
+    let error: Value = serde_json::from_str(&body).expect("JSON error");
+    assert!(error["error"]["message"].is_string(), "{error}");
+}

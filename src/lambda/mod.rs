@@ -175,14 +175,17 @@ impl std::str::FromStr for ResponseMode {
 }
 
 /// When the invocation must be over: the Lambda context's deadline, less a
-/// margin to answer in, for requests that came through the Lambda door.
+/// margin to answer in, for requests that came through the Lambda door. A
+/// deadline already past as the request starts is not a real one (Lambda
+/// never invokes after it; some emulators send a duration instead) and is
+/// ignored.
 pub fn invocation_deadline(extensions: &http::Extensions) -> Option<Instant> {
     let context = extensions.get::<lambda_http::Context>()?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_millis() as u64;
-    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    let left = Duration::from_millis(context.deadline.checked_sub(now_ms).filter(|ms| *ms > 0)?);
     Some(Instant::now() + left.saturating_sub(ANSWER_MARGIN))
 }
 

@@ -34,7 +34,7 @@ pub enum Reply {
 
 #[derive(Default)]
 struct Shared {
-    queue: Mutex<Option<mpsc::Receiver<(String, Value)>>>,
+    queue: Mutex<Option<mpsc::Receiver<(String, Value, Duration)>>>,
     replies: Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>,
     init_errors: Mutex<Vec<String>>,
     extensions: Mutex<Vec<String>>,
@@ -44,7 +44,7 @@ struct Shared {
 pub struct RuntimeApi {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    sender: mpsc::Sender<(String, Value)>,
+    sender: mpsc::Sender<(String, Value, Duration)>,
     counter: std::sync::atomic::AtomicU64,
 }
 
@@ -83,13 +83,26 @@ impl RuntimeApi {
 
     /// Queues an invocation; its reply frames arrive on the returned channel.
     pub async fn invoke(&self, event: Value) -> mpsc::UnboundedReceiver<Reply> {
+        self.invoke_within(event, Duration::from_secs(60)).await
+    }
+
+    /// Queues an invocation whose deadline is `limit` after it is handed
+    /// out (the function's timeout).
+    pub async fn invoke_within(
+        &self,
+        event: Value,
+        limit: Duration,
+    ) -> mpsc::UnboundedReceiver<Reply> {
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("invocation-{n}");
         let (tx, rx) = mpsc::unbounded_channel();
         self.shared.replies.lock().await.insert(id.clone(), tx);
-        self.sender.send((id, event)).await.expect("queue open");
+        self.sender
+            .send((id, event, limit))
+            .await
+            .expect("queue open");
         rx
     }
 
@@ -147,12 +160,12 @@ async fn handle(
                 None => None,
             }
         };
-        let Some((id, event)) = next else {
+        let Some((id, event, limit)) = next else {
             return Ok(reply(StatusCode::GONE, "{}"));
         };
         let deadline = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d + Duration::from_secs(60))
+            .map(|d| d + limit)
             .unwrap_or_default()
             .as_millis();
         let mut response = Response::new(Full::new(Bytes::from(event.to_string())));
