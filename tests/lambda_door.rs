@@ -333,7 +333,7 @@ async fn every_event_payload_is_answered_in_its_origins_format() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
-    assert!(names.len() >= 9, "{names:?}");
+    assert!(names.len() >= 12, "{names:?}");
     for name in &names {
         let event: Value =
             serde_json::from_slice(&std::fs::read(dir.join(name)).expect("read")).expect("JSON");
@@ -360,6 +360,9 @@ async fn every_event_payload_is_answered_in_its_origins_format() {
                 })
                 .collect();
             assert_eq!(text, "Echo: Say hello.", "{name}");
+        } else if name.contains("health") {
+            let health: Value = serde_json::from_str(&answer.body).expect("JSON");
+            assert_eq!(health["status"], "ok", "{name}");
         } else if name.contains("models") {
             let list: Value = serde_json::from_str(&answer.body).expect("JSON");
             assert_eq!(list["object"], "list", "{name}");

@@ -120,6 +120,8 @@ def test_event_payloads_invoke(lambda_watch, event):
         data = [line[6:] for line in body.splitlines() if line.startswith("data: ")]
         assert data[-1] == "[DONE]", body
         assert any(json.loads(d).get("usage") for d in data[:-1]), body
+    elif "health" in event:
+        assert json.loads(body)["status"] == "ok"
     elif "models" in event:
         assert json.loads(body)["object"] == "list"
     else:
