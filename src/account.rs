@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use crate::api::types::{ChatCompletion, ChatCompletionChunk, Usage};
 use crate::cache::replay::{Collector, PendingStore};
 use crate::ledger::{Ledger, Settlement, WriteGuard};
 use crate::limits::Reservation;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, Usage};
 use crate::pricing::Cost;
 use crate::providers::ProviderId;
 use crate::routing::Route;

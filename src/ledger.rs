@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::api::types::Usage;
 use crate::keys::Keys;
 use crate::limits::{Limits, Reservation};
+use crate::openai::Usage;
 use crate::pricing::{Cost, Pricing};
 use crate::store::{CostRecord, Running, Store};
 

@@ -19,6 +19,7 @@ pub mod lambda;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;
+pub mod openai;
 pub mod pricing;
 pub mod providers;
 pub mod redis_client;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::types::ChatCompletionRequest;
+use crate::openai::ChatCompletionRequest;
 use crate::providers::ProviderId;
 use crate::store::{Cell, Store, Take};
 

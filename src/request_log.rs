@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::account::Bill;
-use crate::api::types::{ChatCompletion, ChatCompletionChunk};
 use crate::metrics::{Metrics, Observation};
+use crate::openai::{ChatCompletion, ChatCompletionChunk};
 use crate::providers::ProviderId;
 use crate::traces::{Span, provider_name};
 use opentelemetry::KeyValue;

@@ -13,12 +13,12 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::error::Category;
 
 use crate::account::{Account, CacheStatus};
-use crate::api::types::{ChatCompletion, ChatCompletionRequest, StreamOptions};
 use crate::app::AppState;
 use crate::auth::{RequestId, Tenant};
 use crate::cache::replay::{self, PendingStore};
 use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletion, ChatCompletionRequest, StreamOptions};
 use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
 use crate::providers::sse::{DONE_EVENT, data_event};

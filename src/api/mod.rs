@@ -4,5 +4,4 @@ pub mod admin;
 pub mod chat;
 pub mod models;
 pub mod ops;
-pub mod types;
 pub mod usage;

@@ -5,10 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::types::{ModelList, ModelObject};
 use crate::app::AppState;
 use crate::auth::Tenant;
 use crate::error::GatewayError;
+use crate::openai::{ModelList, ModelObject};
 
 /// The models served now (their provider has a key) that the caller's key
 /// may use.

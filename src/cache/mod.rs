@@ -31,8 +31,8 @@ use opentelemetry::trace::SpanKind;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::types::{ChatCompletion, ChatCompletionRequest, ContentPart, MessageContent, Role};
 use crate::config::CacheConfig;
+use crate::openai::{ChatCompletion, ChatCompletionRequest, ContentPart, MessageContent, Role};
 use crate::traces::Span;
 use embed::Embedder;
 use index::{Entry, VectorIndex};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Key, SemanticCache};
-use crate::api::types::{
+use crate::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, Delta, FinishReason,
     FunctionCall, FunctionCallDelta, Role, ToolCall, ToolCallDelta, ToolType, Usage,
 };
@@ -66,7 +66,7 @@ struct PartialCall {
     id: String,
     name: String,
     arguments: String,
-    extra: crate::api::types::Extra,
+    extra: crate::openai::Extra,
 }
 
 /// Builds one completion from the chunks of a single-choice stream.

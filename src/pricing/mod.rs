@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::api::types::Usage;
+use crate::openai::Usage;
 
 /// An amount of money in picodollars.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -362,7 +362,7 @@ impl Pricing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::types::PromptTokensDetails;
+    use crate::openai::PromptTokensDetails;
 
     fn usage(prompt: u64, completion: u64, cached: u64) -> Usage {
         Usage {

@@ -17,8 +17,8 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use futures_util::Stream;
 
-use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 
 /// The providers the gateway speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,9 +10,9 @@ use super::http::{Answer, Upstream, sensitive_header};
 use super::sse::SseEvent;
 use super::stream::{Flow, StreamTranslator, translate};
 use super::{ChunkStream, Provider, ProviderId};
-use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 use crate::config::ProviderConfig;
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 
 /// The OpenAI provider (or any server speaking its chat-completions format).
 pub struct OpenAi {

@@ -9,8 +9,8 @@ use super::ChunkStream;
 use super::clients::InFlight;
 use super::http::{Answer, Upstream};
 use super::sse::{SseError, SseEvent, SseStream};
-use crate::api::types::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Usage};
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Usage};
 
 /// What an upstream event meant for the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
 use super::{ChunkStream, ProviderId};
-use crate::api::types::{ChatCompletion, ChatCompletionChunk, Usage};
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, Usage};
 use crate::traces::{Span, provider_name, strings};
 
 /// Starts the span of one call of `model` at `provider` (the current span's child).

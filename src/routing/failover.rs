@@ -12,9 +12,9 @@ use super::Route;
 use super::dispatch::Dispatcher;
 use super::retry::{Next, backoff, is_health_failure, next_step};
 use crate::account::Account;
-use crate::api::types::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 use crate::error::GatewayError;
 use crate::limits::{self, Reservation};
+use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 use crate::providers::{ChunkStream, Provider, traced};
 use crate::traces;
 

@@ -13,8 +13,8 @@ pub mod strategy;
 
 pub use routes::{Route, Routes};
 
-use crate::api::types::ChatCompletionRequest;
 use crate::error::GatewayError;
+use crate::openai::ChatCompletionRequest;
 use strategy::{Requirements, Scored, Strategy, rank};
 
 /// The ordered candidates for one request, and how they were chosen.

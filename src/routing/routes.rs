@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::catalog::{self, TIER_ALIASES, TIER_DEFAULTS, Tier};
-use crate::api::types::ModelObject;
 use crate::config::{ConfigError, FileConfig};
 use crate::error::GatewayError;
+use crate::openai::ModelObject;
 use crate::providers::ProviderId;
 
 /// Where a request goes: the provider and the model name it knows.

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::Route;
 use super::catalog::{self, ModelInfo};
-use crate::api::types::{ChatCompletionRequest, ContentPart, MessageContent, ResponseFormat};
+use crate::openai::{ChatCompletionRequest, ContentPart, MessageContent, ResponseFormat};
 
 /// How candidates are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

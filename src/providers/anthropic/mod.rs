@@ -11,9 +11,9 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use super::http::{Answer, Upstream, sensitive_header};
 use super::stream::translate;
 use super::{ChunkStream, Provider, ProviderId};
-use crate::api::types::{ChatCompletion, ChatCompletionRequest};
 use crate::config::ProviderConfig;
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletion, ChatCompletionRequest};
 use request::to_anthropic;
 use response::{AnthropicStream, MessagesResponse, to_completion};
 

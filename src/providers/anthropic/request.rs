@@ -3,11 +3,11 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::api::types::{
+use crate::error::GatewayError;
+use crate::openai::{
     ChatCompletionRequest, ContentPart, Extra, MessageContent, ResponseFormat, Role, ToolChoice,
     ToolChoiceMode,
 };
-use crate::error::GatewayError;
 use crate::providers::media::{Image, parse_image};
 use crate::providers::{arguments_object, invalid_field};
 

@@ -5,12 +5,12 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::types::{
+use crate::error::GatewayError;
+use crate::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, Delta, FinishReason,
     FunctionCall, FunctionCallDelta, PromptTokensDetails, Role, ToolCall, ToolCallDelta, ToolType,
     Usage,
 };
-use crate::error::GatewayError;
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;
 use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator, unix_now};

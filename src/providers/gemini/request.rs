@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::api::types::{
+use crate::error::GatewayError;
+use crate::openai::{
     ChatCompletionRequest, ContentPart, MessageContent, ResponseFormat, Role, ToolChoice,
     ToolChoiceMode,
 };
-use crate::error::GatewayError;
 use crate::providers::media::{Image, parse_image};
 use crate::providers::{arguments_object, invalid_field};
 

@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::api::types::{
+use crate::error::GatewayError;
+use crate::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, CompletionTokensDetails, Delta,
     FinishReason, FunctionCall, FunctionCallDelta, PromptTokensDetails, Role, ToolCall,
     ToolCallDelta, ToolType, Usage,
 };
-use crate::error::GatewayError;
 use crate::providers::ProviderId;
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::request::{SKIP_SIGNATURE, clean_schema, to_gemini};
 use super::response::{GeminiStream, GenerateContentResponse, to_completion};
-use crate::api::types::{ChatCompletionChunk, ChatCompletionRequest};
 use crate::error::GatewayError;
+use crate::openai::{ChatCompletionChunk, ChatCompletionRequest};
 use crate::providers::ProviderId;
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;
