@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 use crate::cache::replay::{Collector, PendingStore};
@@ -231,13 +232,19 @@ impl Account {
     }
 
     /// Closes the account of a complete answer: the writes that must
-    /// finish before the response ends (cost, limits, and the answer into
-    /// the cache: `answer` for a JSON one, the collected stream otherwise).
-    pub fn close(&mut self, answer: Option<ChatCompletion>) -> Writes {
+    /// finish before the response ends (cost, limits, the answer into the
+    /// cache: `answer` for a JSON one, the collected stream otherwise; and
+    /// the endpoint's own `extra` write, such as a stored response).
+    pub fn close(
+        &mut self,
+        answer: Option<ChatCompletion>,
+        extra: Option<BoxFuture<'static, ()>>,
+    ) -> Writes {
         let answer = answer.or_else(|| self.collector.take().and_then(Collector::finish));
         let store = self.store.take().zip(answer);
         let mut writes = self.settle();
         writes.store = store;
+        writes.extra = extra;
         self.tracked(writes)
     }
 
@@ -282,6 +289,7 @@ impl Account {
             guard: None,
             settlement,
             store: None,
+            extra: None,
             trace: self.trace.clone(),
         }
     }
@@ -316,6 +324,7 @@ impl Drop for Account {
 pub struct Writes {
     settlement: Settlement,
     store: Option<(PendingStore, ChatCompletion)>,
+    extra: Option<BoxFuture<'static, ()>>,
     guard: Option<WriteGuard>,
     trace: Span,
 }
@@ -323,7 +332,7 @@ pub struct Writes {
 impl Writes {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.settlement.is_empty() && self.store.is_none()
+        self.settlement.is_empty() && self.store.is_none() && self.extra.is_none()
     }
 
     /// Runs them in a task of their own, so a client that leaves cannot
@@ -335,6 +344,7 @@ impl Writes {
         let Self {
             settlement,
             store,
+            extra,
             guard,
             trace,
         } = self;
@@ -344,7 +354,12 @@ impl Writes {
                     pending.run(&answer).await;
                 }
             };
-            tokio::join!(cache, settlement.run());
+            let extra = async {
+                if let Some(extra) = extra {
+                    extra.await;
+                }
+            };
+            tokio::join!(cache, settlement.run(), extra);
             drop(guard);
         })))
     }
@@ -442,7 +457,7 @@ mod tests {
         let bill = account.bill();
         assert_eq!(bill.cache, CacheStatus::Hit);
         assert!(bill.saved.is_some_and(|s| s.0 > 0));
-        assert!(account.close(Some(stored)).is_empty());
+        assert!(account.close(Some(stored), None).is_empty());
         assert_eq!(overall(&ledger).await["requests"], 0);
     }
 

@@ -1,466 +1,69 @@
-//! `POST /v1/chat/completions`: the request pipeline, top to bottom.
+//! `POST /v1/chat/completions`: the chat wire format around the pipeline.
 
-use std::convert::Infallible;
-use std::time::Instant;
-
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
-use futures_util::StreamExt;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::error::Category;
 
-use crate::account::{Account, CacheStatus};
+use crate::api::pipeline::{self, Format, error_event};
 use crate::app::AppState;
-use crate::auth::{RequestId, Tenant};
-use crate::cache::replay::{self, PendingStore};
-use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
-use crate::openai::{ChatCompletion, ChatCompletionRequest, StreamOptions};
-use crate::pricing::Unpriced;
-use crate::providers::ChunkStream;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 use crate::providers::sse::{DONE_EVENT, data_event};
-use crate::request_log::RequestLog;
-use crate::routing::failover::{self, Output};
-use crate::routing::strategy::Strategy;
-use crate::routing::{self, Route};
-use crate::traces::Span;
-use crate::{lambda, limits};
 
-/// Header naming the provider that served the request.
-pub const PROVIDER_HEADER: &str = "x-gateway-provider";
-/// Header naming the upstream model that served the request.
-pub const MODEL_HEADER: &str = "x-gateway-model";
-/// Header counting the upstream attempts (retries and failovers included).
-pub const ATTEMPTS_HEADER: &str = "x-gateway-attempts";
-/// Header with the smart-routing decision.
-pub const ROUTING_HEADER: &str = "x-gateway-routing";
-/// Header saying whether the cache answered: `HIT`, `MISS` or `BYPASS`.
-pub const CACHE_HEADER: &str = "x-cache";
-/// Header with how sure the cache is of a hit: `1` for an exact repeat,
-/// else the verifier's probability.
-pub const SIMILARITY_HEADER: &str = "x-cache-similarity";
-/// Header with what a non-streamed request cost in USD (exact decimal;
-/// `0` for a cache hit). Streams report cost in the log and `/metrics`.
-pub const COST_HEADER: &str = "x-gateway-cost-usd";
-/// Request header choosing a routing strategy.
-pub const STRATEGY_HEADER: &str = "x-routing-strategy";
-
-/// The handler: read, validate, plan, call with failover, relay.
+/// The handler.
 pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
-    let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let id = parts
-        .extensions
-        .get::<RequestId>()
-        .map_or("", |r| r.0.as_str());
-    let tenant = parts.extensions.get::<Tenant>();
-    let tenant_id = tenant.map_or("", |t| t.id.as_str());
-    let trace = Span::server(&parts.headers, "POST /v1/chat/completions");
-    let mut log = RequestLog::start(id, tenant_id, started, state.metrics.clone());
-    log.log_prompts = state.config.log_prompts;
-    log.trace = trace.clone();
-    let account = Account::open(id, tenant_id, state.ledger.clone(), trace.clone());
-    let mut exchange = Exchange::new(account, log);
-    let mut meta = RouteMeta::default();
-    let result = trace
-        .run(serve(
-            &state,
-            &parts,
-            body,
-            tenant,
-            &mut exchange,
-            &mut meta,
-            started,
-        ))
-        .await;
-    let mut response = match result {
-        Ok(Served {
-            answer: Answer::Cached(hit),
-            wants_usage,
-        }) => {
-            if exchange.log.stream {
-                let replay: ChunkStream = Box::pin(futures_util::stream::iter(
-                    replay::chunks(&hit.completion).into_iter().map(Ok),
-                ));
-                sse_response(relay(replay, wants_usage, exchange))
-            } else {
-                json_response(replay::as_served(hit.completion), exchange)
-            }
-        }
-        Ok(Served {
-            answer: Answer::Upstream(Output::Json(completion)),
-            ..
-        }) => json_response(*completion, exchange),
-        Ok(Served {
-            answer: Answer::Upstream(Output::Stream(chunks)),
-            wants_usage,
-        }) => sse_response(relay(chunks, wants_usage, exchange)),
-        Err(e) => exchange.fail(e),
-    };
-    meta.apply(response.headers_mut());
-    response
+    pipeline::handle(state, request, ChatFormat::default()).await
 }
 
-/// A request in progress: its account (money, limits, cache writes) and
-/// its log line, which observes. Ended once; a request dropped before its
-/// end (the client left) is ended as 499, what it owes still written.
-struct Exchange {
-    account: Account,
-    log: RequestLog,
-    ended: bool,
-}
-
-impl Exchange {
-    fn new(account: Account, log: RequestLog) -> Self {
-        Self {
-            account,
-            log,
-            ended: false,
-        }
-    }
-
-    /// Ends the request: whatever the account still owes is written in the
-    /// background, and the line is written.
-    fn end(&mut self, status: u16, error: Option<&str>) {
-        if std::mem::replace(&mut self.ended, true) {
-            return;
-        }
-        drop(self.account.abandon().spawn());
-        self.log.finish(status, error, &self.account.bill());
-    }
-
-    /// Ends the request with an error response.
-    fn fail(mut self, error: GatewayError) -> Response {
-        self.end(error.status().as_u16(), Some(&error.to_string()));
-        error.into_response()
-    }
-}
-
-impl Drop for Exchange {
-    fn drop(&mut self) {
-        // The client went away before the response ended (HTTP 499 by convention).
-        self.end(499, Some("client disconnected"));
-    }
-}
-
-/// What answers a request.
-enum Answer {
-    /// The upstream's answer.
-    Upstream(Output),
-    /// A stored answer.
-    Cached(Box<Hit>),
-}
-
-/// The pipeline's result.
-struct Served {
-    answer: Answer,
+/// Chat completions as OpenAI defines them: the answer as is, streams as
+/// `data:` chunks ending in `[DONE]`, the usage chunk only when asked for.
+#[derive(Default)]
+pub struct ChatFormat {
     /// The client asked for the stream usage chunk.
     wants_usage: bool,
 }
 
-/// A JSON answer. When writes are owed (cost, limits, the cache), the
-/// whole answer is sent first and the writes finish before the body ends:
-/// Lambda may freeze the process once the response is over, so nothing may
-/// be left running.
-fn json_response(completion: ChatCompletion, mut exchange: Exchange) -> Response {
-    exchange.account.answered(&completion);
-    exchange.log.answered(&completion);
-    let cost = exchange.account.cost();
-    let body = match serde_json::to_vec(&completion) {
-        Ok(body) => body,
-        Err(e) => return exchange.fail(GatewayError::Internal(e.to_string())),
-    };
-    let writes = exchange.account.close(Some(completion));
-    exchange.end(200, None);
-    let mut response = match writes.spawn() {
-        None => (StatusCode::OK, body).into_response(),
-        Some(after) => {
-            // The body declares its length, so clients have the whole
-            // answer at once; the stream itself ends only after the
-            // writes, so a Lambda invocation is not over before they are.
-            let length = body.len();
-            let bytes =
-                futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
-            let after = futures_util::stream::once(async move {
-                let _ = after.await;
-            })
-            .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
-            let mut response = Response::new(Body::from_stream(bytes.chain(after)));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            response
-        }
-    };
-    set_json(response.headers_mut());
-    if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
-        response.headers_mut().insert(COST_HEADER, cost);
+impl Format for ChatFormat {
+    fn route(&self) -> &'static str {
+        "POST /v1/chat/completions"
     }
-    response
-}
 
-/// An SSE response around a relayed stream.
-fn sse_response(
-    events: impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
-) -> Response {
-    let mut response = Response::new(Body::from_stream(events));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-}
+    async fn parse(
+        &mut self,
+        _state: &AppState,
+        _tenant: &str,
+        body: &[u8],
+    ) -> Result<ChatCompletionRequest, GatewayError> {
+        let request = parse_request(body)?;
+        self.wants_usage = request.wants_stream_usage();
+        Ok(request)
+    }
 
-/// Routing and cache facts reported in response headers.
-#[derive(Default)]
-struct RouteMeta {
-    route: Option<Route>,
-    attempts: usize,
-    decision: Option<String>,
-    cache: CacheStatus,
-    similarity: Option<f32>,
-}
+    fn json(&mut self, completion: &ChatCompletion) -> Result<Vec<u8>, GatewayError> {
+        serde_json::to_vec(completion).map_err(|e| GatewayError::Internal(e.to_string()))
+    }
 
-impl RouteMeta {
-    fn apply(&self, headers: &mut HeaderMap) {
-        if let Some(route) = &self.route {
-            headers.insert(
-                PROVIDER_HEADER,
-                HeaderValue::from_static(route.provider.as_str()),
-            );
-            if let Ok(model) = HeaderValue::from_str(&route.model) {
-                headers.insert(MODEL_HEADER, model);
+    fn events(&mut self, mut chunk: ChatCompletionChunk) -> Vec<Bytes> {
+        if !self.wants_usage {
+            if chunk.is_usage_only() {
+                return Vec::new();
             }
+            chunk.usage = None;
         }
-        if self.attempts > 0 {
-            headers.insert(ATTEMPTS_HEADER, HeaderValue::from(self.attempts));
-        }
-        if let Some(status) = self.cache.header() {
-            headers.insert(CACHE_HEADER, HeaderValue::from_static(status));
-        }
-        if let Some(similarity) = self
-            .similarity
-            .and_then(|s| HeaderValue::from_str(&format!("{s:.4}")).ok())
-        {
-            headers.insert(SIMILARITY_HEADER, similarity);
-        }
-        if let Some(decision) = self
-            .decision
-            .as_deref()
-            .and_then(|d| HeaderValue::from_str(d).ok())
-        {
-            headers.insert(ROUTING_HEADER, decision);
-        }
-    }
-}
-
-/// The pipeline: read, validate, plan, cache lookup, call with failover
-/// (within the request deadline, and on Lambda the invocation's).
-async fn serve(
-    state: &AppState,
-    parts: &http::request::Parts,
-    body: Body,
-    tenant: Option<&Tenant>,
-    exchange: &mut Exchange,
-    meta: &mut RouteMeta,
-    started: Instant,
-) -> Result<Served, GatewayError> {
-    let headers = &parts.headers;
-    let bytes = read_body(
-        headers,
-        body,
-        state.config.max_request_bytes,
-        state.config.connections.body_read,
-    )
-    .await?;
-    let mut request = parse_request(&bytes)?;
-    let Exchange { account, log, .. } = exchange;
-    log.requested(&request.model);
-    log.stream = request.is_stream();
-    account.requested(bytes.len(), log.stream);
-    let key = tenant.and_then(|t| t.key.as_deref());
-    let tenant = tenant.map_or("", |t| t.id.as_str());
-    if let Some(key) = key {
-        if !key.allows(&request.model) {
-            return Err(GatewayError::Forbidden {
-                message: format!(
-                    "this API key may not use the model '{}'",
-                    request.model.chars().take(200).collect::<String>()
-                ),
-                code: "model_not_allowed",
-            });
-        }
-        state.keys.check_budget(key).await?;
-    }
-    if log.log_prompts {
-        log.prompt = serde_json::to_string(&request.messages).ok();
-    }
-    let asked = requested_strategy(headers)?;
-    let mut plan = routing::plan(
-        &state.routes,
-        |r| state.latency_ms(r),
-        &request,
-        asked,
-        state.config.strategy,
-    )?;
-    if state.ledger.pricing().unpriced() == Unpriced::Refuse {
-        refuse_unpriced(state, &request.model, &mut plan.candidates)?;
-    }
-    meta.decision = plan.decision.as_ref().map(|d| d.summary());
-    meta.route = plan.candidates.first().cloned();
-    let wants_usage = prepare_upstream(&mut request);
-    match state
-        .ledger
-        .limits()
-        .tenant(tenant, key.and_then(|k| k.limits()), || {
-            limits::estimate(&request)
-        })
-        .await
-    {
-        Ok(reservation) => account.hold(reservation),
-        Err(denied) => {
-            return Err(GatewayError::RateLimited {
-                scope: "this API key".into(),
-                retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-            });
-        }
+        vec![match serde_json::to_vec(&chunk) {
+            Ok(json) => data_event(&json),
+            Err(e) => error_event(&GatewayError::Internal(e.to_string())),
+        }]
     }
 
-    if let Some(cache) = &state.cache {
-        match cache.lookup(&request, tenant, cache::mode(headers)).await {
-            Lookup::Hit(hit) => {
-                meta.similarity = Some(hit.similarity);
-                meta.route = None;
-                account.cache_hit(&hit.completion);
-                meta.cache = account.cache();
-                log.answered(&hit.completion);
-                log.model = Some(hit.completion.model.clone());
-                return Ok(Served {
-                    answer: Answer::Cached(hit),
-                    wants_usage,
-                });
-            }
-            Lookup::Miss(key, vector) => account.cache_miss(PendingStore {
-                cache: cache.clone(),
-                key,
-                vector,
-            }),
-            Lookup::Bypass => account.cache_bypassed(),
-        }
-        meta.cache = account.cache();
+    fn finish(&mut self) -> Vec<Bytes> {
+        vec![Bytes::from_static(DONE_EVENT)]
     }
 
-    let deadline = started + state.config.retry.deadline;
-    let deadline =
-        lambda::invocation_deadline(&parts.extensions).map_or(deadline, |d| d.min(deadline));
-    let result = failover::run(
-        &state.dispatcher(),
-        account,
-        &mut request,
-        &plan.candidates,
-        deadline,
-    )
-    .await;
-    let (output, route, attempts) = match result {
-        Ok(answered) => {
-            account.served_by(&answered.route);
-            account.hold(answered.reservation);
-            log.add_upstream(answered.waited);
-            (Ok(answered.output), Some(answered.route), answered.attempts)
-        }
-        Err(failed) => {
-            log.add_upstream(failed.waited);
-            (Err(failed.error), None, failed.attempts)
-        }
-    };
-    meta.attempts = attempts.iter().filter(|a| a.called()).count();
-    meta.route = route
-        .or_else(|| attempts.last().map(|a| a.route.clone()))
-        .or(meta.route.take());
-    log.attempts = meta.attempts;
-    if let Some(route) = &meta.route {
-        log.provider = Some(route.provider);
-        log.model = Some(route.model.clone());
-    }
-    Ok(Served {
-        answer: Answer::Upstream(output?),
-        wants_usage,
-    })
-}
-
-/// Drops candidates without a price; none left is a 400 that says how to
-/// price the model.
-fn refuse_unpriced(
-    state: &AppState,
-    model: &str,
-    candidates: &mut Vec<Route>,
-) -> Result<(), GatewayError> {
-    let pricing = state.ledger.pricing();
-    let first = candidates.first().map(|r| r.model.clone());
-    candidates.retain(|r| pricing.price(&r.model).is_some());
-    if candidates.is_empty() {
-        let unpriced = first.unwrap_or_else(|| model.to_owned());
-        let unpriced: String = unpriced.chars().take(200).collect();
-        return Err(GatewayError::invalid(
-            format!(
-                "the model '{unpriced}' has no price and this gateway refuses unpriced models: add [pricing.\"{unpriced}\"] with input and output (USD per million tokens) to GATEWAY_CONFIG, or set UNPRICED_MODELS=charge:IN,OUT"
-            ),
-            Some("model".to_owned()),
-        ));
-    }
-    Ok(())
-}
-
-/// The strategy asked for in `x-routing-strategy`, if any.
-fn requested_strategy(headers: &HeaderMap) -> Result<Option<Strategy>, GatewayError> {
-    let Some(value) = headers.get(STRATEGY_HEADER) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| v.parse::<Strategy>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            GatewayError::invalid(
-                "the x-routing-strategy header must be one of cost, latency, balanced, capability",
-                Some(STRATEGY_HEADER.to_owned()),
-            )
-        })
-}
-
-/// Reads the body, refusing more than `limit` bytes (413) and a body that
-/// is not complete within `patience` (408): a client trickling bytes holds
-/// no memory or task for long.
-async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    patience: std::time::Duration,
-) -> Result<Bytes, GatewayError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(GatewayError::PayloadTooLarge { limit });
-    }
-    let collected = tokio::time::timeout(patience, Limited::new(body, limit).collect())
-        .await
-        .map_err(|_| GatewayError::RequestTimeout)?;
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(GatewayError::PayloadTooLarge { limit }),
-        Err(e) => Err(GatewayError::invalid(
-            format!("could not read the request body: {e}"),
-            None,
-        )),
+    /// An error event the OpenAI SDKs raise.
+    fn failure(&mut self, error: &GatewayError) -> Vec<Bytes> {
+        vec![error_event(error)]
     }
 }
 
@@ -489,83 +92,6 @@ pub fn parse_request(bytes: &[u8]) -> Result<ChatCompletionRequest, GatewayError
         GatewayError::invalid(format!("'{param}' {message}"), Some(param))
     })?;
     Ok(request)
-}
-
-/// Asks the upstream for usage on every stream (cost needs it). Returns
-/// whether the client itself asked for the usage chunk. The model name is
-/// set per candidate by the failover loop.
-fn prepare_upstream(request: &mut ChatCompletionRequest) -> bool {
-    let wants_usage = request.wants_stream_usage();
-    if request.is_stream() {
-        request
-            .stream_options
-            .get_or_insert_with(StreamOptions::default)
-            .include_usage = Some(true);
-    }
-    wants_usage
-}
-
-/// Relays upstream chunks as SSE, chunk by chunk: the usage chunk only if
-/// the client asked for it, an error event if the upstream fails mid-stream
-/// (the OpenAI SDKs raise it), `[DONE]` only after a complete stream, and
-/// only once the writes it owes (cost, limits, the cache) are done.
-fn relay(
-    chunks: ChunkStream,
-    wants_usage: bool,
-    exchange: Exchange,
-) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
-    futures_util::stream::unfold(Some((chunks, exchange)), move |state| async move {
-        let (mut chunks, mut exchange) = state?;
-        loop {
-            let waiting = Instant::now();
-            let next = chunks.next().await;
-            exchange.log.add_upstream(waiting.elapsed());
-            match next {
-                Some(Ok(mut chunk)) => {
-                    exchange.account.relayed(&chunk);
-                    exchange.log.relayed(&chunk);
-                    if !wants_usage {
-                        if chunk.is_usage_only() {
-                            continue;
-                        }
-                        chunk.usage = None;
-                    }
-                    let event = match serde_json::to_vec(&chunk) {
-                        Ok(json) => data_event(&json),
-                        Err(e) => error_event(&GatewayError::Internal(e.to_string())),
-                    };
-                    return Some((Ok(event), Some((chunks, exchange))));
-                }
-                Some(Err(error)) => {
-                    let event = error_event(&error);
-                    if let Some(after) = exchange.account.abandon().spawn() {
-                        let _ = after.await;
-                    }
-                    exchange.end(error.status().as_u16(), Some(&error.to_string()));
-                    return Some((Ok(event), None));
-                }
-                None => {
-                    if let Some(after) = exchange.account.close(None).spawn() {
-                        let _ = after.await;
-                    }
-                    exchange.end(200, None);
-                    return Some((Ok(Bytes::from_static(DONE_EVENT)), None));
-                }
-            }
-        }
-    })
-}
-
-/// An SSE event carrying an OpenAI error object.
-fn error_event(error: &GatewayError) -> Bytes {
-    data_event(&serde_json::to_vec(&error.body()).unwrap_or_default())
-}
-
-fn set_json(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
 }
 
 #[cfg(test)]
@@ -597,38 +123,6 @@ mod tests {
         let err = parse_request(br#"{"model":"gpt-4o","messages":[]}"#).expect_err("empty");
         assert!(
             matches!(err, GatewayError::InvalidRequest { param: Some(p), .. } if p == "messages")
-        );
-    }
-
-    #[test]
-    fn upstream_request_always_asks_for_stream_usage() {
-        let mut req = parse_request(
-            br#"{"model":"fast","messages":[{"role":"user","content":"x"}],"stream":true}"#,
-        )
-        .expect("valid");
-        assert!(!prepare_upstream(&mut req));
-        assert_eq!(req.stream_options.and_then(|o| o.include_usage), Some(true));
-        let mut req = parse_request(br#"{"model":"x","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}"#)
-            .expect("valid");
-        assert!(prepare_upstream(&mut req));
-        let mut req = parse_request(br#"{"model":"x","messages":[{"role":"user","content":"x"}]}"#)
-            .expect("valid");
-        assert!(!prepare_upstream(&mut req));
-        assert!(req.stream_options.is_none());
-    }
-
-    #[test]
-    fn strategy_header_is_checked() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(requested_strategy(&headers).ok(), Some(None));
-        headers.insert(STRATEGY_HEADER, HeaderValue::from_static("Cost"));
-        assert_eq!(
-            requested_strategy(&headers).ok(),
-            Some(Some(Strategy::Cost))
-        );
-        headers.insert(STRATEGY_HEADER, HeaderValue::from_static("cheapest"));
-        assert!(
-            matches!(requested_strategy(&headers), Err(GatewayError::InvalidRequest { param: Some(p), .. }) if p == STRATEGY_HEADER)
         );
     }
 }

@@ -4,4 +4,5 @@ pub mod admin;
 pub mod chat;
 pub mod models;
 pub mod ops;
+pub mod pipeline;
 pub mod usage;
