@@ -9,7 +9,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::api::{admin, chat, models, ops, usage};
+use crate::api::{admin, chat, models, ops, responses, usage};
 use crate::auth::{self, Authenticator, OperatorGate};
 use crate::cache::embed::{Embedder, OpenAiEmbedder, StaticEmbedder};
 use crate::cache::index::VectorIndex;
@@ -270,6 +270,15 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/chat/completions", post(chat::completions))
+        .route("/v1/responses", post(responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(responses::retrieve).delete(responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(responses::input_items),
+        )
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::retrieve))
         .route("/v1/usage", get(usage::own))

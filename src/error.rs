@@ -53,6 +53,10 @@ pub enum GatewayError {
     /// No virtual key has this id.
     #[error("no key with id '{id}'")]
     KeyNotFound { id: String },
+    /// No stored response with this id for this client (never stored,
+    /// expired, deleted, or another client's).
+    #[error("no response with id '{id}' is stored for this API key")]
+    ResponseNotFound { id: String },
     /// The store holding keys or totals could not be read.
     #[error("{what} unavailable: {detail}")]
     StoreUnavailable { what: &'static str, detail: String },
@@ -138,6 +142,7 @@ impl GatewayError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ModelNotFound { .. }
             | Self::KeyNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::ProviderNotConfigured { .. }
             | Self::UnknownEndpoint { .. } => StatusCode::NOT_FOUND,
             Self::Upstream { status, .. } => upstream_status(*status),
@@ -205,6 +210,7 @@ impl GatewayError {
             Self::Forbidden { code, .. } => code,
             Self::BudgetExceeded { .. } => "budget_exceeded",
             Self::KeyNotFound { .. } => "key_not_found",
+            Self::ResponseNotFound { .. } => "response_not_found",
             Self::RequestTimeout => "request_timeout",
             Self::StoreUnavailable { .. } => "store_unavailable",
             Self::PayloadTooLarge { .. } => "request_too_large",

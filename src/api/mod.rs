@@ -5,4 +5,5 @@ pub mod chat;
 pub mod models;
 pub mod ops;
 pub mod pipeline;
+pub mod responses;
 pub mod usage;

@@ -3,5 +3,6 @@
 //! the HTTP surface (`api`) only reads and writes them.
 
 pub mod chat;
+pub mod responses;
 
 pub use chat::*;

@@ -11,6 +11,7 @@
 //! | `{ns}#ALERT` | `{scope}#{tier}` | `claimed_by` (a record id), `raised_at`; written once per tier and scope |
 //! | `{ns}#APPLIED` | `{record id}` | a cost record's idempotency marker, written with its `ADD`s in one transaction; `expires_at` (7 days) |
 //! | `{ns}#KEY` | `{id}` | `doc`: the virtual key as JSON (its secret's SHA-256, never the secret) |
+//! | `{ns}#RESP#{tenant}` | `{response id}` | `doc`: a stored Responses API response and its conversation; `expires_at` (TTL, checked on read) |
 //!
 //! `{ns}` is the deployment namespace (`GATEWAY_NAMESPACE`), so deployments
 //! sharing a table never mix.
@@ -87,11 +88,7 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
     }
 }
 
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use super::unix_seconds;
 
 impl DynamoStore {
     /// A store on `table`; each call is bounded by `timeout`.
@@ -651,6 +648,71 @@ impl Store for DynamoStore {
             }
         };
         self.bounded("write key", call).await
+    }
+
+    async fn put_response(
+        &self,
+        tenant: &str,
+        id: &str,
+        doc: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let call = async {
+            self.client()
+                .await
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&self.pk(&format!("RESP#{tenant}"))))
+                .item("sk", s(id))
+                .item("doc", s(doc))
+                .item("expires_at", n(expires_at))
+                .send()
+                .await
+                .map_err(|e| error("write response", e))
+        };
+        self.bounded("write response", call).await.map(|_| ())
+    }
+
+    async fn get_response(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let call = async {
+            self.client()
+                .await
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(&self.pk(&format!("RESP#{tenant}"))))
+                .key("sk", s(id))
+                .send()
+                .await
+                .map_err(|e| error("read response", e))
+        };
+        let out = self.bounded("read response", call).await?;
+        // TTL deletes lazily: an expired item may still be there.
+        Ok(out.item().and_then(|item| {
+            let live = item
+                .get("expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|t| t > unix_seconds());
+            live.then(|| item.get("doc")?.as_s().ok().cloned())
+                .flatten()
+        }))
+    }
+
+    async fn delete_response(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        let call = async {
+            self.client()
+                .await
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(&self.pk(&format!("RESP#{tenant}"))))
+                .key("sk", s(id))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|e| error("delete response", e))
+        };
+        let out = self.bounded("delete response", call).await?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
     }
 
     async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {

@@ -21,7 +21,19 @@ pub struct MemoryStore {
     keys: Mutex<BTreeMap<String, KeyRecord>>,
     /// Record ids applied, newest last (at most [`APPLIED_MAX`]).
     applied: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// Stored responses by (tenant, id): document and expiry, oldest first
+    /// out past [`RESPONSES_MAX`].
+    responses: Mutex<StoredResponses>,
 }
+
+/// Stored responses by (tenant, id) with their expiry, and their order.
+type StoredResponses = (
+    HashMap<(String, String), (String, u64)>,
+    VecDeque<(String, String)>,
+);
+
+/// Stored responses kept in memory; past it the oldest are forgotten.
+const RESPONSES_MAX: usize = 10_000;
 
 /// Record ids remembered for idempotency; a retry comes within seconds.
 const APPLIED_MAX: usize = 100_000;
@@ -150,6 +162,51 @@ impl Store for MemoryStore {
 
     async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
         Ok(self.keys.lock().map_err(poisoned)?.get(id).cloned())
+    }
+
+    async fn put_response(
+        &self,
+        tenant: &str,
+        id: &str,
+        doc: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let mut guard = self.responses.lock().map_err(poisoned)?;
+        let (map, order) = &mut *guard;
+        let key = (tenant.to_owned(), id.to_owned());
+        if map
+            .insert(key.clone(), (doc.to_owned(), expires_at))
+            .is_none()
+        {
+            order.push_back(key);
+        }
+        while map.len() > RESPONSES_MAX {
+            let Some(oldest) = order.pop_front() else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+        Ok(())
+    }
+
+    async fn get_response(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        let guard = self.responses.lock().map_err(poisoned)?;
+        Ok(guard
+            .0
+            .get(&(tenant.to_owned(), id.to_owned()))
+            .filter(|(_, expires_at)| *expires_at > super::unix_seconds())
+            .map(|(doc, _)| doc.clone()))
+    }
+
+    async fn delete_response(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        let mut guard = self.responses.lock().map_err(poisoned)?;
+        let key = (tenant.to_owned(), id.to_owned());
+        let existed = guard
+            .0
+            .remove(&key)
+            .is_some_and(|(_, expires_at)| expires_at > super::unix_seconds());
+        guard.1.retain(|k| k != &key);
+        Ok(existed)
     }
 
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {

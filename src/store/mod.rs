@@ -243,6 +243,29 @@ pub trait Store: Send + Sync {
 
     /// The overall totals and those of the given days.
     async fn totals(&self, days: &[String]) -> Result<(Totals, Vec<(String, Totals)>), StoreError>;
+
+    /// Keeps a stored response (its JSON document) of `tenant` until
+    /// `expires_at` (Unix seconds).
+    async fn put_response(
+        &self,
+        tenant: &str,
+        id: &str,
+        doc: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError>;
+
+    /// A stored response of `tenant`, unless it expired.
+    async fn get_response(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Deletes a stored response of `tenant`; whether there was one.
+    async fn delete_response(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Attribute-safe form of a provider or model name.

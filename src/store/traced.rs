@@ -101,4 +101,28 @@ impl Store for TracedStore {
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         self.traced("list_keys", self.0.list_keys()).await
     }
+
+    async fn put_response(
+        &self,
+        tenant: &str,
+        id: &str,
+        doc: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.traced(
+            "put_response",
+            self.0.put_response(tenant, id, doc, expires_at),
+        )
+        .await
+    }
+
+    async fn get_response(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.traced("get_response", self.0.get_response(tenant, id))
+            .await
+    }
+
+    async fn delete_response(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.traced("delete_response", self.0.delete_response(tenant, id))
+            .await
+    }
 }

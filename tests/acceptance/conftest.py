@@ -18,6 +18,8 @@ MOCK_BIN = Path(os.environ.get("MOCK_BIN", TARGET / "debug" / "mock-upstream"))
 
 PROVIDER_KEY = "sk-provider-acceptance-0123456789"
 CLIENT_KEY = "gw-acceptance-client-key-01"
+# A second client of the same gateway (another tenant).
+OTHER_KEY = "gw-acceptance-other-key-02"
 ADMIN_KEY = "gw-acceptance-admin-key-0123"
 
 
@@ -64,7 +66,7 @@ def start_gateway(mock_url, log, extra_env):
         "PATH": os.environ.get("PATH", ""),
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "GATEWAY_API_KEYS": CLIENT_KEY,
+        "GATEWAY_API_KEYS": f"{CLIENT_KEY},{OTHER_KEY}",
         "GATEWAY_ADMIN_KEY": ADMIN_KEY,
         "OPENAI_API_KEY": PROVIDER_KEY,
         "OPENAI_BASE_URL": f"{mock_url}/v1",

@@ -1,0 +1,165 @@
+//! The Responses API: stored conversations shared by instances over the
+//! DynamoDB emulator and scoped to the client key, streams that fail over
+//! before their first event and fail with `response.failed` after it, and
+//! the cost and headers every generated answer gets.
+
+mod common;
+
+use common::{CLIENT_KEY, Harness, json_of};
+use serde_json::{Value, json};
+
+async fn create(h: &Harness, body: &Value) -> reqwest::Response {
+    h.http
+        .post(h.url("/v1/responses"))
+        .bearer_auth(CLIENT_KEY)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent")
+}
+
+/// The SSE events of a Responses stream: (type, data).
+fn events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let mut kind = String::new();
+            let mut data = Value::Null;
+            for line in e.lines() {
+                if let Some(k) = line.strip_prefix("event: ") {
+                    kind = k.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).expect("JSON data");
+                }
+            }
+            assert_eq!(data["type"], kind, "event name and type agree");
+            (kind, data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_conversation_continues_on_another_instance() {
+    let env = common::dynamodb_env("responses-shared").await;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = Harness::with_env(&env).await;
+    let b = Harness::with_env(&env).await;
+    let first = create(
+        &a,
+        &json!({"model": "gpt-4o-mini", "input": "My name is Ada."}),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().contains_key("x-gateway-cost-usd"));
+    let first = json_of(first).await;
+    common::settled(&a).await;
+    let id = first["id"].as_str().expect("id");
+    let second = create(
+        &b,
+        &json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "What is my name? mock:inspect"}),
+    )
+    .await;
+    let second = json_of(second).await;
+    let seen: Value = serde_json::from_str(
+        second["output"][0]["content"][0]["text"]
+            .as_str()
+            .expect("text"),
+    )
+    .expect("inspect summary");
+    assert_eq!(
+        seen["roles"],
+        json!(["user", "assistant", "user"]),
+        "{seen}"
+    );
+    assert_eq!(second["previous_response_id"], id);
+    // Instance B reads it too, and A sees B's deletion.
+    let got = b
+        .http
+        .get(b.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(CLIENT_KEY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(got.status(), 200);
+    let deleted = b
+        .http
+        .delete(b.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(CLIENT_KEY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(json_of(deleted).await["deleted"], true);
+    let gone = a
+        .http
+        .get(a.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(CLIENT_KEY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(gone.status(), 404);
+    assert_eq!(json_of(gone).await["error"]["code"], "response_not_found");
+}
+
+#[tokio::test]
+async fn streams_fail_over_before_their_first_event_and_fail_typed_after() {
+    let h = Harness::start().await;
+    // The first candidate fails before any content: the client sees one
+    // clean stream from the next provider.
+    let response = create(
+        &h,
+        &json!({"model": "gpt-4o-mini", "stream": true, "input": "Fail over mock:status=503@openai"}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let provider = response.headers()["x-gateway-provider"].clone();
+    assert_ne!(provider, "openai");
+    let stream = events(&response.text().await.expect("body"));
+    assert_eq!(stream[0].0, "response.created");
+    assert_eq!(
+        stream.last().map(|e| e.0.as_str()),
+        Some("response.completed")
+    );
+    let numbers: Vec<u64> = stream
+        .iter()
+        .filter_map(|(_, d)| d["sequence_number"].as_u64())
+        .collect();
+    assert_eq!(numbers, (0..stream.len() as u64).collect::<Vec<_>>());
+    // Cut after content: the stream ends with response.failed.
+    let response = create(
+        &h,
+        &json!({"model": "openai/gpt-4o-mini", "stream": true, "input": "Start then break mock:mid_error"}),
+    )
+    .await;
+    let stream = events(&response.text().await.expect("body"));
+    let (last, data) = stream.last().expect("events");
+    assert_eq!(last, "response.failed");
+    assert_eq!(data["response"]["status"], "failed");
+    assert!(data["response"]["error"]["message"].is_string(), "{data}");
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_parameter() {
+    let h = Harness::start().await;
+    for (body, param) in [
+        (json!({"model": "gpt-4o-mini", "input": 5}), "input"),
+        (
+            json!({"model": "gpt-4o-mini", "input": "x", "tools": [{"type": "file_search"}]}),
+            "tools[0].type",
+        ),
+        (
+            json!({"model": "gpt-4o-mini", "input": [{"role": "robot", "content": "x"}]}),
+            "input[0].role",
+        ),
+        (
+            json!({"model": "gpt-4o-mini", "input": "x", "previous_response_id": "resp_nope"}),
+            "previous_response_id",
+        ),
+    ] {
+        let response = create(&h, &body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        let error = json_of(response).await;
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    assert!(h.mock.requests().is_empty(), "nothing reached a provider");
+}
