@@ -177,6 +177,11 @@ impl Account {
         self.usage.clone_from(&completion.usage);
     }
 
+    /// The usage of an answer that is not a chat completion (embeddings).
+    pub fn answered_usage(&mut self, usage: Usage) {
+        self.usage = Some(usage);
+    }
+
     /// A relayed stream chunk: its usage when it carries it, its generated
     /// text (for an estimate should the stream end early), and the answer
     /// being collected for the cache.

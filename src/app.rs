@@ -9,7 +9,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::api::{admin, chat, models, ops, responses, usage};
+use crate::api::{admin, chat, embeddings, models, ops, responses, usage};
 use crate::auth::{self, Authenticator, OperatorGate};
 use crate::cache::embed::{Embedder, OpenAiEmbedder, StaticEmbedder};
 use crate::cache::index::VectorIndex;
@@ -66,6 +66,9 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// Request metrics (Prometheus, and EMF lines on Lambda).
     pub metrics: Arc<Metrics>,
+    /// The static embedding table served as the local embedding model,
+    /// loaded on first use.
+    pub local_embedder: Arc<tokio::sync::OnceCell<Result<Arc<StaticEmbedder>, String>>>,
 }
 
 impl AppState {
@@ -219,6 +222,7 @@ impl AppState {
         ));
         Ok(Self {
             metrics,
+            local_embedder: Arc::default(),
             ledger,
             keys,
             cache,
@@ -271,6 +275,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/chat/completions", post(chat::completions))
         .route("/v1/responses", post(responses::create))
+        .route("/v1/embeddings", post(embeddings::create))
         .route(
             "/v1/responses/{id}",
             get(responses::retrieve).delete(responses::delete),

@@ -324,6 +324,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `LAMBDA_RESPONSE_MODE`: `auto`, `stream` or `buffered`.
     pub lambda_response: crate::lambda::ResponseMode,
+    /// `CACHE_MODEL_DIR`: the models directory (the cache's, and the
+    /// static table served as the local embedding model).
+    pub model_dir: PathBuf,
     /// `LOG_FORMAT`: `json` or `text`.
     pub log_format: LogFormat,
     /// Configured providers (only those with a key).
@@ -640,6 +643,9 @@ impl Config {
             log_prompts,
             shutdown_grace,
             lambda_response,
+            model_dir: PathBuf::from(
+                var("CACHE_MODEL_DIR").unwrap_or_else(|| "models/cache".to_owned()),
+            ),
             log_format,
             providers,
             file,

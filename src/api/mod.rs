@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod embeddings;
 pub mod models;
 pub mod ops;
 pub mod pipeline;

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::account::{Account, CacheStatus};
+use crate::account::{Account, CacheStatus, Writes};
 use crate::app::AppState;
 use crate::auth::{RequestId, Tenant};
 use crate::cache::replay::{self, PendingStore};
@@ -137,15 +137,15 @@ pub async fn handle<F: Format>(state: AppState, request: Request, mut format: F)
 /// A request in progress: its account (money, limits, cache writes) and
 /// its log line, which observes. Ended once; a request dropped before its
 /// end (the client left) is ended as 499, what it owes still written.
-struct Exchange {
-    account: Account,
-    log: RequestLog,
+pub(crate) struct Exchange {
+    pub(crate) account: Account,
+    pub(crate) log: RequestLog,
     started: Instant,
     ended: bool,
 }
 
 impl Exchange {
-    fn new(account: Account, log: RequestLog, started: Instant) -> Self {
+    pub(crate) fn new(account: Account, log: RequestLog, started: Instant) -> Self {
         Self {
             account,
             log,
@@ -156,7 +156,7 @@ impl Exchange {
 
     /// Ends the request: whatever the account still owes is written in the
     /// background, and the line is written.
-    fn end(&mut self, status: u16, error: Option<&str>) {
+    pub(crate) fn end(&mut self, status: u16, error: Option<&str>) {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
@@ -165,7 +165,7 @@ impl Exchange {
     }
 
     /// Ends the request with an error response.
-    fn fail(mut self, error: GatewayError) -> Response {
+    pub(crate) fn fail(mut self, error: GatewayError) -> Response {
         self.end(error.status().as_u16(), Some(&error.to_string()));
         error.into_response()
     }
@@ -204,6 +204,15 @@ fn json_response<F: Format>(
     };
     let writes = exchange.account.close(Some(completion), format.store());
     exchange.end(200, None);
+    let mut response = json_then_writes(body, writes);
+    if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
+        response.headers_mut().insert(COST_HEADER, cost);
+    }
+    response
+}
+
+/// A JSON body whose response ends only once `writes` are done.
+pub(crate) fn json_then_writes(body: Vec<u8>, writes: Writes) -> Response {
     let mut response = match writes.spawn() {
         None => (StatusCode::OK, body).into_response(),
         Some(after) => {
@@ -225,9 +234,6 @@ fn json_response<F: Format>(
         }
     };
     set_json(response.headers_mut());
-    if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
-        response.headers_mut().insert(COST_HEADER, cost);
-    }
     response
 }
 
@@ -466,7 +472,7 @@ fn requested_strategy(headers: &HeaderMap) -> Result<Option<Strategy>, GatewayEr
 /// Reads the body, refusing more than `limit` bytes (413) and a body that
 /// is not complete within `patience` (408): a client trickling bytes holds
 /// no memory or task for long.
-async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,

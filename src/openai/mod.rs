@@ -3,6 +3,7 @@
 //! the HTTP surface (`api`) only reads and writes them.
 
 pub mod chat;
+pub mod embeddings;
 pub mod responses;
 
 pub use chat::*;

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use futures_util::Stream;
 
 use crate::error::GatewayError;
+use crate::openai::embeddings::EmbeddingsRequest;
 use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 
 /// The providers the gateway speaks to.
@@ -113,6 +114,25 @@ pub trait Provider: Send + Sync {
         &self,
         request: &ChatCompletionRequest,
     ) -> Result<ChunkStream, GatewayError>;
+
+    /// Embeds the request's input with its model: the OpenAI-format body
+    /// (vectors in the requested encoding) and the tokens billed.
+    async fn embed(&self, request: &EmbeddingsRequest) -> Result<Embedded, GatewayError> {
+        let _ = request;
+        Err(GatewayError::invalid(
+            format!("{} has no embeddings API", self.id()),
+            Some("model".to_owned()),
+        ))
+    }
+}
+
+/// An embeddings answer.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// The OpenAI-format response body.
+    pub body: serde_json::Value,
+    /// Input tokens, as the provider counted them or estimated.
+    pub prompt_tokens: u64,
 }
 
 /// A 400 naming the OpenAI field a translation cannot express.

@@ -9,15 +9,18 @@ use serde::Deserialize;
 use super::http::{Answer, Upstream, sensitive_header};
 use super::sse::SseEvent;
 use super::stream::{Flow, StreamTranslator, translate};
-use super::{ChunkStream, Provider, ProviderId};
+use super::{ChunkStream, Embedded, Provider, ProviderId};
 use crate::config::ProviderConfig;
 use crate::error::GatewayError;
+use crate::openai::embeddings::EmbeddingsRequest;
 use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
+use serde_json::Value;
 
 /// The OpenAI provider (or any server speaking its chat-completions format).
 pub struct OpenAi {
     upstream: Upstream,
     url: String,
+    embeddings_url: String,
     auth_header: HeaderValue,
 }
 
@@ -27,6 +30,7 @@ impl OpenAi {
         Ok(Self {
             auth_header: sensitive_header(&format!("Bearer {}", config.api_key.expose()))?,
             url: format!("{}/chat/completions", config.base_url),
+            embeddings_url: format!("{}/embeddings", config.base_url),
             upstream,
         })
     }
@@ -69,6 +73,33 @@ impl Provider for OpenAi {
             upstream: self.upstream.clone(),
         };
         Ok(translate(&self.upstream, response, translator))
+    }
+
+    /// A pass-through that checks one vector came back per input.
+    async fn embed(&self, request: &EmbeddingsRequest) -> Result<Embedded, GatewayError> {
+        let body = serde_json::to_vec(request)
+            .map_err(|e| GatewayError::Internal(format!("encoding request: {e}")))?;
+        let builder = self
+            .upstream
+            .http
+            .post(&self.embeddings_url)
+            .header(AUTHORIZATION, self.auth_header.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let answer = self.upstream.send(builder, false).await?;
+        let body: Value = self.upstream.read_json(answer).await?;
+        let vectors = body["data"].as_array().map_or(0, Vec::len);
+        if vectors != request.count() {
+            return Err(self.upstream.protocol(format!(
+                "{vectors} embeddings for {} inputs",
+                request.count()
+            )));
+        }
+        let prompt_tokens = body["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
+        Ok(Embedded {
+            body,
+            prompt_tokens,
+        })
     }
 }
 

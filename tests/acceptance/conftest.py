@@ -77,6 +77,7 @@ def start_gateway(mock_url, log, extra_env):
         "UPSTREAM_TIMEOUT_SECONDS": "5",
         "RETRY_BACKOFF_MS": "20",
         "CACHE_ENABLED": "false",
+        "CACHE_MODEL_DIR": str(ROOT / "models" / "cache"),
         "RETRY_MAX_BACKOFF_MS": "80",
         **extra_env,
     }

@@ -262,6 +262,39 @@ fn summary(body: &Value, model: &str) -> Value {
     })
 }
 
+/// `POST /v1beta/models/{model}:batchEmbedContents`: every request names
+/// the same model (`models/{model}`) and has text parts.
+async fn embed_batch(state: &Arc<MockState>, model: &str, body: &Value) -> Response<MockBody> {
+    let Some(requests) = body["requests"].as_array().filter(|r| !r.is_empty()) else {
+        return invalid("requests must be a non-empty list");
+    };
+    let mut texts = Vec::new();
+    for (i, request) in requests.iter().enumerate() {
+        if request["model"].as_str() != Some(&format!("models/{model}")) {
+            return invalid(&format!(
+                "requests[{i}].model must be models/{model}, the model of the URL"
+            ));
+        }
+        let text = text_of(&request["content"]["parts"]);
+        if text.is_empty() {
+            return invalid(&format!("requests[{i}].content has no text"));
+        }
+        texts.push((text, request["outputDimensionality"].as_u64()));
+    }
+    let d = Directives::for_request(state, "gemini", &texts[0].0);
+    if let Some(delay) = d.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(status) = d.status {
+        return status_error(status);
+    }
+    let embeddings: Vec<Value> = texts
+        .iter()
+        .map(|(text, dims)| json!({"values": crate::vector(text, dims.unwrap_or(64) as usize)}))
+        .collect();
+    json_response(StatusCode::OK, &json!({"embeddings": embeddings}))
+}
+
 /// `POST /v1beta/models/{model}:generateContent` or `:streamGenerateContent`.
 pub(crate) async fn generate(
     state: &Arc<MockState>,
@@ -286,6 +319,7 @@ pub(crate) async fn generate(
         return Ok(error(404, "NOT_FOUND", "Method not found.", json!([])));
     };
     let stream = match method {
+        "batchEmbedContents" => return Ok(embed_batch(state, model, &body).await),
         "generateContent" => false,
         "streamGenerateContent" if query.split('&').any(|q| q == "alt=sse") => true,
         "streamGenerateContent" => return Ok(invalid("the mock only serves streams with alt=sse")),

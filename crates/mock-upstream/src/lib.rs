@@ -21,6 +21,11 @@
 //! | `mock:flaky=N`         | apply the other faults only to the first N such requests  |
 //! | `…@openai` etc.        | apply a directive to one provider's endpoint only        |
 //!
+//! Embeddings (OpenAI `POST /v1/embeddings`, Gemini `:batchEmbedContents`)
+//! are deterministic unit vectors of each text (64 dimensions unless
+//! `dimensions` / `outputDimensionality` says otherwise); faults are read
+//! from the first input.
+//!
 //! The answer is `Echo: <user text>`, split into one chunk per word when
 //! streamed. Routes: OpenAI `POST /v1/chat/completions` and `GET /v1/models`;
 //! Anthropic `POST /v1/messages`; Gemini `POST
@@ -332,6 +337,10 @@ async fn handle(
             openai::chat(&state, &headers, body).await
         }
         (Method::GET, "/v1/models") => Ok(openai::models(&state, &headers)),
+        (Method::POST, "/v1/embeddings") => {
+            record(&state);
+            openai::embeddings(&state, &headers, body).await
+        }
         (Method::POST, "/v1/messages") => {
             record(&state);
             anthropic::messages(&state, &headers, body).await
@@ -359,6 +368,30 @@ pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response<MockB
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// A deterministic unit vector for `text`: the same text always embeds
+/// the same, different texts differently.
+pub(crate) fn vector(text: &str, dims: usize) -> Vec<f32> {
+    let mut seed = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut v: Vec<f32> = (0..dims)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect();
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
 }
 
 /// Seconds since the epoch, for `created` fields.

@@ -167,6 +167,84 @@ pub(crate) fn models(state: &MockState, headers: &HeaderMap) -> Response<MockBod
     )
 }
 
+/// `POST /v1/embeddings`: text or token-id inputs, `dimensions`,
+/// `encoding_format` (`float`, `base64`).
+pub(crate) async fn embeddings(
+    state: &Arc<MockState>,
+    headers: &HeaderMap,
+    body: Value,
+) -> Result<Response<MockBody>, DropConnection> {
+    use base64::Engine;
+    if let Err(response) = check_key(state, headers) {
+        return Ok(*response);
+    }
+    let bad = |message: &str| {
+        Ok(json_response(
+            StatusCode::BAD_REQUEST,
+            &error_body(message, "invalid_request_error", None),
+        ))
+    };
+    let Some(model) = body["model"].as_str() else {
+        return bad("you must provide a model parameter");
+    };
+    let texts: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => return bad("'input' must be a string or a non-empty array"),
+    };
+    if texts.iter().any(String::is_empty) {
+        return bad("'input' cannot contain an empty string");
+    }
+    let d = Directives::for_request(state, "openai", &texts[0]);
+    if let Some(delay) = d.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if d.drop {
+        return Err(DropConnection);
+    }
+    if let Some(status) = d.status {
+        return Ok(status_error(status));
+    }
+    let dims = body["dimensions"].as_u64().unwrap_or(64) as usize;
+    if dims == 0 || dims > 3072 {
+        return bad("'dimensions' must be between 1 and 3072");
+    }
+    let base64 = match body["encoding_format"].as_str() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => return bad("'encoding_format' must be float or base64"),
+    };
+    let data: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let v = crate::vector(text, dims);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
+    let tokens: usize = texts
+        .iter()
+        .map(|t| t.split_whitespace().count().max(1))
+        .sum();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
+    ))
+}
+
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(
     state: &Arc<MockState>,

@@ -11,12 +11,14 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use super::http::{Answer, Upstream, sensitive_header};
 use super::stream::translate;
-use super::{ChunkStream, Provider, ProviderId};
+use super::{ChunkStream, Embedded, Provider, ProviderId};
 use crate::config::ProviderConfig;
 use crate::error::GatewayError;
+use crate::openai::embeddings::{self, EmbeddingsRequest};
 use crate::openai::{ChatCompletion, ChatCompletionRequest};
 use request::to_gemini;
 use response::{GeminiStream, GenerateContentResponse, to_completion};
+use serde_json::{Value, json};
 
 /// The Gemini provider.
 pub struct Gemini {
@@ -40,21 +42,7 @@ impl Gemini {
         request: &ChatCompletionRequest,
         stream: bool,
     ) -> Result<Answer, GatewayError> {
-        // The model is a path segment: refuse anything that could change the URL.
-        let model = request
-            .model
-            .strip_prefix("models/")
-            .unwrap_or(&request.model);
-        if model.is_empty()
-            || !model
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return Err(GatewayError::invalid(
-                format!("'model' '{model}' is not a valid Gemini model name"),
-                Some("model".to_owned()),
-            ));
-        }
+        let model = path_model(&request.model)?;
         let url = if stream {
             format!("{}/{model}:streamGenerateContent?alt=sse", self.models_url)
         } else {
@@ -71,6 +59,23 @@ impl Gemini {
             .body(body);
         self.upstream.send(builder, stream).await
     }
+}
+
+/// The model as a path segment: anything that could change the URL is
+/// refused.
+fn path_model(model: &str) -> Result<&str, GatewayError> {
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    if model.is_empty()
+        || !model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        return Err(GatewayError::invalid(
+            format!("'model' '{model}' is not a valid Gemini model name"),
+            Some("model".to_owned()),
+        ));
+    }
+    Ok(model)
 }
 
 #[async_trait]
@@ -92,5 +97,68 @@ impl Provider for Gemini {
         let response = self.send(request, true).await?;
         let translator = GeminiStream::new(self.upstream.clone(), &request.model);
         Ok(translate(&self.upstream, response, translator))
+    }
+
+    /// `batchEmbedContents`, one request per input; Gemini reports no
+    /// token counts, so they are estimated (~4 characters a token).
+    async fn embed(&self, request: &EmbeddingsRequest) -> Result<Embedded, GatewayError> {
+        let model = path_model(&request.model)?;
+        let Some(texts) = request.texts() else {
+            return Err(GatewayError::invalid(
+                "token-id inputs are only accepted by OpenAI models; send text",
+                Some("input".to_owned()),
+            ));
+        };
+        let requests: Vec<Value> = texts
+            .iter()
+            .map(|text| {
+                let mut one = json!({"model": format!("models/{model}"), "content": {"parts": [{"text": text}]}});
+                if let Some(dimensions) = request.dimensions {
+                    one["outputDimensionality"] = json!(dimensions);
+                }
+                one
+            })
+            .collect();
+        let body = serde_json::to_vec(&json!({"requests": requests}))
+            .map_err(|e| GatewayError::Internal(format!("encoding request: {e}")))?;
+        let builder = self
+            .upstream
+            .http
+            .post(format!("{}/{model}:batchEmbedContents", self.models_url))
+            .header("x-goog-api-key", self.key_header.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        let answer = self.upstream.send(builder, false).await?;
+        let parsed: Value = self.upstream.read_json(answer).await?;
+        let vectors: Vec<Vec<f32>> = parsed["embeddings"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|e| {
+                        e["values"]
+                            .as_array()
+                            .map(|v| {
+                                v.iter()
+                                    .filter_map(Value::as_f64)
+                                    .map(|x| x as f32)
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if vectors.len() != texts.len() || vectors.iter().any(Vec::is_empty) {
+            return Err(self.upstream.protocol(format!(
+                "{} embeddings for {} inputs",
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        let prompt_tokens = request.chars().div_ceil(4);
+        Ok(Embedded {
+            body: embeddings::response(model, &vectors, request.encoding_format, prompt_tokens),
+            prompt_tokens,
+        })
     }
 }
