@@ -46,6 +46,8 @@ step "OpenAI Python SDK acceptance tests"
 VENV="$ROOT/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/acceptance/requirements.txt
+# The Vercel AI SDK, pinned by its lock file (the machine's Node.js and npm).
+(cd tests/acceptance/vercel && npm ci --no-audit --no-fund --loglevel=error)
 cargo build --workspace --bins --locked
 # The Lambda door under cargo lambda watch runs the release binary.
 cargo build --release --bin llm-gateway --locked
