@@ -4,11 +4,12 @@ round trip with function_call_output, conversation state with
 previous_response_id, retrieval and deletion, and clear errors."""
 
 import json
+import urllib.request
 
 import openai
 import pytest
 
-from conftest import OTHER_KEY, settled
+from conftest import CLIENT_KEY, OTHER_KEY, settled
 
 WEATHER = {
     "type": "function",
@@ -103,3 +104,44 @@ def test_built_in_tools_are_refused_by_name(client):
     with pytest.raises(openai.BadRequestError) as refused:
         client.responses.create(model="gpt-4o-mini", input="Search", tools=[{"type": "web_search"}])
     assert "web_search" in str(refused.value)
+
+
+def post(url, body):
+    """POSTs JSON with the client key; returns (content type, text)."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return r.headers.get("content-type"), r.read().decode()
+
+
+def sse_events(text):
+    """(event name, data) pairs of a raw SSE body."""
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in lines:
+            events.append((lines.get("event"), json.loads(lines["data"])))
+    return events
+
+
+def test_objects_and_events_validate_against_openais_schema(client, gateway_url, model):
+    """Every event and the response object pass the OpenAI SDK's own
+    pydantic models with validation on (the SDK itself only constructs)."""
+    import pydantic
+    from openai.types.responses import Response, ResponseStreamEvent
+
+    events_schema = pydantic.TypeAdapter(ResponseStreamEvent)
+    for body in (
+        {"model": model, "input": "Validate me", "stream": True},
+        {"model": model, "input": "Weather in Rome? mock:tool", "stream": True, "tools": [WEATHER]},
+    ):
+        content_type, text = post(f"{gateway_url}/v1/responses", body)
+        assert content_type.startswith("text/event-stream")
+        events = sse_events(text)
+        assert events, text
+        for name, data in events:
+            assert name == data["type"]
+            events_schema.validate_python(data)
+        Response.model_validate(events[-1][1]["response"])
+    _, text = post(f"{gateway_url}/v1/responses", {"model": model, "input": "Validate me"})
+    Response.model_validate(json.loads(text))
