@@ -163,3 +163,33 @@ async fn bad_requests_name_the_parameter() {
     }
     assert!(h.mock.requests().is_empty(), "nothing reached a provider");
 }
+
+#[tokio::test]
+async fn a_repeated_response_is_answered_from_the_cache() {
+    let h = Harness::with_cache(None, &[]).await;
+    let body = json!({"model": "gpt-4o-mini", "input": "What is the capital of France?"});
+    let first = create(&h, &body).await;
+    assert_eq!(first.headers()["x-cache"], "MISS");
+    let first = json_of(first).await;
+    common::settled(&h).await;
+    let calls = h.mock.requests().len();
+    let second = create(&h, &body).await;
+    assert_eq!(second.headers()["x-cache"], "HIT");
+    let second = json_of(second).await;
+    assert_eq!(h.mock.requests().len(), calls, "no upstream call");
+    assert_eq!(
+        second["output"][0]["content"][0]["text"],
+        first["output"][0]["content"][0]["text"]
+    );
+    assert_ne!(second["id"], first["id"], "a new response");
+    // Streamed, a hit is the same typed events.
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let response = create(&h, &streamed).await;
+    assert_eq!(response.headers()["x-cache"], "HIT");
+    let stream = events(&response.text().await.expect("body"));
+    assert_eq!(
+        stream.last().map(|e| e.0.as_str()),
+        Some("response.completed")
+    );
+}
