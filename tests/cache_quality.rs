@@ -7,7 +7,7 @@
 //! may hit at most 1 % over all sets (one in 50 within a set), and
 //! paraphrases must keep their hit rate.
 //! The blind set (held-out 4) is not scored here; see
-//! `examples/cache_quality.rs` and the README.
+//! `examples/cache_quality.rs` and docs/cache.md.
 
 mod common;
 

@@ -225,7 +225,7 @@ const LONG_PROMPT_BYTES: usize = 64 * 1024;
 
 /// Default `CACHE_SIMILARITY_THRESHOLD`: the largest cosine distance (of the
 /// static embeddings) at which a stored prompt is shortlisted for the
-/// verifier, chosen on the development sets (README "Semantic cache").
+/// verifier, chosen on the development sets (docs/cache.md).
 pub const DEFAULT_THRESHOLD: f32 = 0.45;
 
 /// Default `CACHE_SEMANTIC_MAX_BYTES`: longer prompts get exact hits only

@@ -26,7 +26,7 @@ use super::guards;
 pub const MAX_PAIR_TOKENS: usize = 128;
 
 /// Default `CACHE_VERIFIER_THRESHOLD`: the verifier's probability needed for
-/// a hit, chosen on the development sets (README "Semantic cache").
+/// a hit, chosen on the development sets (docs/cache.md).
 pub const DEFAULT_THRESHOLD: f32 = 0.98;
 
 /// The verifier's answer on one pair.
