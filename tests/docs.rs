@@ -94,7 +94,10 @@ fn the_architecture_table_names_every_module_and_only_real_paths() {
     let mut unnamed = Vec::new();
     for entry in std::fs::read_dir(root().join("src")).expect("src/") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let named = if path.is_dir() {
             format!("`src/{name}/`")
         } else {
@@ -104,5 +107,8 @@ fn the_architecture_table_names_every_module_and_only_real_paths() {
             unnamed.push(named);
         }
     }
-    assert!(unnamed.is_empty(), "modules the architecture does not name: {unnamed:?}");
+    assert!(
+        unnamed.is_empty(),
+        "modules the architecture does not name: {unnamed:?}"
+    );
 }
