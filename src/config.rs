@@ -105,6 +105,18 @@ pub enum AuthMode {
     Iam,
 }
 
+impl AuthMode {
+    /// `keys`, `iam`, `none` (disabled) or `unset` (no key configured).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Keys(_) => "keys",
+            Self::Iam => "iam",
+            Self::Disabled => "none",
+            Self::Unset => "unset",
+        }
+    }
+}
+
 /// The optional TOML file named by `GATEWAY_CONFIG`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
