@@ -37,6 +37,64 @@ pub enum ServeError {
     },
 }
 
+/// What a person starting the gateway in a terminal wants to see first.
+fn banner(state: &AppState, addr: SocketAddr) -> String {
+    let config = &state.config;
+    let providers: Vec<&str> = state.providers.keys().map(|p| p.as_str()).collect();
+    let cache = match &config.cache {
+        None => "off".to_owned(),
+        Some(c) => format!(
+            "on ({}, {:?} embeddings, index in {})",
+            if c.semantic {
+                "exact + semantic"
+            } else {
+                "exact"
+            },
+            c.embeddings,
+            if config.redis_url.is_some() {
+                "Redis"
+            } else {
+                "memory"
+            },
+        ),
+    };
+    let limits: Vec<&str> = config.file.limits.keys().map(String::as_str).collect();
+    [
+        format!("llm-gateway {} on http://{addr}", env!("CARGO_PKG_VERSION")),
+        format!(
+            "  providers  {}",
+            if providers.is_empty() {
+                "none (set OPENAI_API_KEY, ANTHROPIC_API_KEY or GOOGLE_API_KEY)".to_owned()
+            } else {
+                providers.join(", ")
+            }
+        ),
+        format!(
+            "  clients    {}",
+            match config.auth.kind() {
+                "keys" => "client keys required",
+                "unset" | "none" => "authentication off (loopback only)",
+                other => other,
+            }
+        ),
+        format!("  cache      {cache}"),
+        format!("  store      {}", state.ledger.store().kind()),
+        format!(
+            "  limits     {}",
+            if limits.is_empty() || !config.rate_limits {
+                "none".to_owned()
+            } else {
+                limits.join(", ")
+            }
+        ),
+        format!(
+            "  traces     {}",
+            if config.otel_enabled { "OTLP" } else { "off" }
+        ),
+    ]
+    .join("\n")
+}
+
 /// Binds `HOST:PORT` and serves until SIGINT/SIGTERM.
 pub async fn run(state: AppState) -> Result<(), ServeError> {
     let addr = SocketAddr::new(state.config.host, state.config.port);
@@ -76,6 +134,9 @@ pub async fn serve(
     let limits = state.config.connections;
     let providers: Vec<&str> = state.providers.keys().map(|p| p.as_str()).collect();
     tracing::info!(%addr, ?providers, "gateway listening");
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!("{}", banner(&state, addr));
+    }
 
     let in_flight = state.ledger.in_flight().clone();
     let ledger = state.ledger.clone();

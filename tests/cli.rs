@@ -73,3 +73,48 @@ fn check_validates_without_serving() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_terminal_gets_a_banner_and_a_pipe_only_json() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+        .to_string();
+    let run = |through_terminal: bool| {
+        let binary = env!("CARGO_BIN_EXE_llm-gateway");
+        // The gateway stops itself after a second (SIGINT: a graceful
+        // shutdown); `script` gives it a pseudo-terminal as stdout.
+        let line = format!("timeout -s INT 1 {binary}");
+        let mut cmd = if through_terminal {
+            let mut c = Command::new("script");
+            c.args(["-qfc", &line, "/dev/null"]);
+            c
+        } else {
+            let mut c = Command::new("timeout");
+            c.args(["-s", "INT", "1", binary]);
+            c
+        };
+        let out = cmd
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CACHE_ENABLED", "false")
+            .env("PORT", &port)
+            .env("OPENAI_API_KEY", "sk-banner-0123456789")
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("runs");
+        text(&out.stdout)
+    };
+    let terminal = run(true);
+    assert!(terminal.contains("llm-gateway "), "{terminal}");
+    assert!(terminal.contains("providers  openai"), "{terminal}");
+    let piped = run(false);
+    assert!(!piped.contains("providers  openai"), "{piped}");
+    assert!(
+        piped
+            .lines()
+            .all(|l| l.trim().is_empty() || serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{piped}"
+    );
+}
