@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::clock::{civil_day, today};
 use crate::keys::Keys;
 use crate::limits::{Limits, Reservation};
 use crate::openai::Usage;
@@ -138,29 +139,6 @@ impl Settlement {
         };
         tokio::join!(settle, persist);
     }
-}
-
-/// Today's UTC day, `YYYY-MM-DD`.
-pub fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    civil_day(days as i64)
-}
-
-/// `YYYY-MM-DD` of a day number since 1970-01-01 (Howard Hinnant's
-/// days-from-civil inverse).
-pub fn civil_day(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -467,9 +445,7 @@ impl Ledger {
 
     /// Global totals from the store: overall and the last `days` days.
     pub async fn global_totals(&self, days: u32) -> Result<Value, String> {
-        let today = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() / 86_400) as i64;
+        let today = crate::clock::unix_day();
         let names: Vec<String> = (0..i64::from(days)).map(|d| civil_day(today - d)).collect();
         let (overall, by_day) = self.store.totals(&names).await.map_err(|e| e.to_string())?;
         let usd = |m: &BTreeMap<String, u64>| -> BTreeMap<String, String> {
@@ -588,14 +564,6 @@ fn emit_alert(stack: &str, scope: &str, tier: u64, total: Cost) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_days() {
-        assert_eq!(civil_day(0), "1970-01-01");
-        assert_eq!(civil_day(20_784), "2026-11-27");
-        assert_eq!(civil_day(11_016), "2000-02-29");
-        assert_eq!(civil_day(-1), "1969-12-31");
-    }
 
     #[test]
     fn totals_add_up_exactly() {

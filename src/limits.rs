@@ -65,12 +65,6 @@ pub struct Limits {
     store_errors: AtomicU64,
 }
 
-fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
 /// A request's token estimate: its serialized messages and tools at ~4
 /// bytes per token, plus the completion budget.
 pub fn estimate(request: &ChatCompletionRequest) -> u64 {
@@ -179,7 +173,11 @@ impl Limits {
         if cells.is_empty() {
             return Ok(None);
         }
-        match self.store.take(key, &cells, now_us()).await {
+        match self
+            .store
+            .take(key, &cells, crate::clock::unix_micros())
+            .await
+        {
             Ok(Take::Granted) => Ok(Some(Reservation {
                 key: key.to_owned(),
                 tokens_cell,

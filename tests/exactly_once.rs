@@ -154,7 +154,7 @@ async fn lost_store_replies_never_count_a_cost_twice() {
         },
     );
     use llm_gateway::store::Store;
-    let day = llm_gateway::ledger::today();
+    let day = llm_gateway::clock::today();
     let (overall, days) = direct
         .totals(std::slice::from_ref(&day))
         .await

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use crate::api::usage::{self, UsageQuery};
 use crate::app::AppState;
+use crate::clock::unix_seconds;
 use crate::error::GatewayError;
-use crate::keys::record::{self, digest, now_secs, parse_time, parse_usd};
+use crate::keys::record::{self, digest, parse_time, parse_usd};
 use crate::keys::{Budgets, KeyRecord};
 
 /// Longest key name.
@@ -214,7 +215,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> Response {
             id,
             name: None,
             secret_sha256: digest(&secret),
-            created_at: now_secs(),
+            created_at: unix_seconds(),
             expires_at: None,
             revoked_at: None,
             models: None,
@@ -282,7 +283,7 @@ pub async fn update(
 pub async fn revoke(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let revoked = async {
         let mut key = load(&state, &id).await?;
-        key.revoked_at.get_or_insert_with(now_secs);
+        key.revoked_at.get_or_insert_with(unix_seconds);
         save(&state, &key).await?;
         tracing::info!(target: "gateway::admin", key = %key.id, "key revoked");
         Ok((StatusCode::OK, key.view()))

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::api::pipeline::{self, Format};
 use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::clock::unix_seconds;
 use crate::error::GatewayError;
 use crate::openai::responses::{
     ResponseObject, ResponsesRequest, function_call_item, message_item, new_id, text_part,
@@ -26,7 +27,7 @@ use crate::openai::responses::{
 use crate::openai::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, FinishReason, Usage,
 };
-use crate::store::{Store, unix_seconds};
+use crate::store::Store;
 
 /// How long a stored response is kept (as OpenAI keeps them).
 const STORED_FOR: Duration = Duration::from_secs(30 * 86_400);

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::Tenant;
+use crate::clock::{civil_day, today};
 use crate::error::GatewayError;
 use crate::keys::KeyRecord;
-use crate::ledger::{civil_day, today};
 use crate::pricing::Cost;
 use crate::store::Totals;
 
@@ -53,9 +53,7 @@ pub async fn view(
 ) -> Result<Value, GatewayError> {
     let days = days.unwrap_or(30).clamp(1, 90);
     let today = today();
-    let now_day = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let now_day = crate::clock::unix_day();
     let month = today.get(..7).unwrap_or_default().to_owned();
     let mut periods = vec!["TOTAL".to_owned(), format!("MONTH#{month}")];
     periods.extend((0..i64::from(days)).map(|d| format!("DAY#{}", civil_day(now_day - d))));

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::clock::unix_seconds;
 pub use record::{Budgets, KeyRecord};
-use record::{Refusal, digest, id_of, now_secs};
+use record::{Refusal, digest, id_of};
 
 use crate::error::GatewayError;
 use crate::limits::FailMode;
@@ -100,7 +101,7 @@ impl Keys {
     pub async fn resolve(&self, presented: &str) -> Result<Arc<KeyRecord>, GatewayError> {
         let id = id_of(presented).ok_or(GatewayError::Unauthorized)?;
         let record = self.record(id).await?.ok_or(GatewayError::Unauthorized)?;
-        match record.admit(&digest(presented), now_secs()) {
+        match record.admit(&digest(presented), unix_seconds()) {
             Ok(()) => Ok(record),
             Err(Refusal::Wrong) => Err(GatewayError::Unauthorized),
             Err(Refusal::Revoked) => Err(GatewayError::KeyRefused {
@@ -186,11 +187,11 @@ impl Keys {
         if !budgets.any() {
             return Ok(());
         }
-        let today = crate::ledger::today();
+        let today = crate::clock::today();
         let Some(spent) = self.spend(&key.tenant(), &today).await? else {
             return Ok(());
         };
-        let now = now_secs();
+        let now = unix_seconds();
         let checks = [
             ("total", budgets.total, spent[0], None),
             ("monthly", budgets.monthly, spent[1], Some(next_month(now))),
@@ -281,7 +282,7 @@ fn next_day(now: u64) -> u64 {
 
 /// Unix seconds of the first second of the next UTC month.
 fn next_month(now: u64) -> u64 {
-    let today = crate::ledger::civil_day((now / 86_400) as i64);
+    let today = crate::clock::civil_day((now / 86_400) as i64);
     let year: i64 = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(1970);
     let month: u32 = today.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
     let (year, month) = if month == 12 {
@@ -330,7 +331,7 @@ mod tests {
             here.resolve(&wrong).await,
             Err(GatewayError::Unauthorized)
         ));
-        rec.revoked_at = Some(now_secs());
+        rec.revoked_at = Some(unix_seconds());
         assert!(store.put_key(&rec, false).await.expect("put"));
         here.updated(&rec);
         assert!(matches!(
@@ -385,9 +386,9 @@ mod tests {
         );
         assert!(keys.check_budget(&rec).await.is_ok());
         // This instance's own writes move the cached spend at once.
-        keys.spent(&rec.tenant(), &crate::ledger::today(), [999, 999, 999]);
+        keys.spent(&rec.tenant(), &crate::clock::today(), [999, 999, 999]);
         assert!(keys.check_budget(&rec).await.is_ok());
-        keys.spent(&rec.tenant(), &crate::ledger::today(), [1000, 1000, 1000]);
+        keys.spent(&rec.tenant(), &crate::clock::today(), [1000, 1000, 1000]);
         match keys.check_budget(&rec).await {
             Err(GatewayError::BudgetExceeded {
                 period: "daily",

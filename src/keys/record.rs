@@ -69,13 +69,6 @@ impl Budgets {
     }
 }
 
-/// Unix seconds now.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// SHA-256 of a presented key, hex.
 pub fn digest(key: &str) -> String {
     crate::hex::hex(&Sha256::digest(key.as_bytes()))
@@ -180,7 +173,7 @@ impl KeyRecord {
             "id": self.id,
             "tenant": self.tenant(),
             "name": self.name,
-            "status": self.status(now_secs()),
+            "status": self.status(crate::clock::unix_seconds()),
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,

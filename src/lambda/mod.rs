@@ -181,10 +181,7 @@ impl std::str::FromStr for ResponseMode {
 /// ignored.
 pub fn invocation_deadline(extensions: &http::Extensions) -> Option<Instant> {
     let context = extensions.get::<lambda_http::Context>()?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
+    let now_ms = crate::clock::unix_millis();
     let left = Duration::from_millis(context.deadline.checked_sub(now_ms).filter(|ms| *ms > 0)?);
     Some(Instant::now() + left.saturating_sub(ANSWER_MARGIN))
 }

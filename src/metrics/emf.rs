@@ -13,12 +13,6 @@ use crate::pricing::Cost;
 /// The namespace of every metric.
 pub const NAMESPACE: &str = "LlmGateway";
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The EMF line of one request.
 pub fn request_line(stack: &str, provider: &str, model: &str, o: &Observation<'_>) -> Value {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
@@ -77,7 +71,7 @@ pub fn request_line(stack: &str, provider: &str, model: &str, o: &Observation<'_
     line.insert(
         "_aws".into(),
         json!({
-            "Timestamp": now_ms(),
+            "Timestamp": crate::clock::unix_millis(),
             "CloudWatchMetrics": [
                 {"Namespace": NAMESPACE, "Dimensions": [["Stack"]], "Metrics": all},
                 {"Namespace": NAMESPACE, "Dimensions": [["Stack", "Provider"]], "Metrics": by_provider},
@@ -101,7 +95,7 @@ pub fn alert_line(stack: &str, scope: &str, tier: u64, total: Cost) -> Value {
     let kind = if scope == "overall" { "overall" } else { "day" };
     json!({
         "_aws": {
-            "Timestamp": now_ms(),
+            "Timestamp": crate::clock::unix_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["Stack", "Scope"]],

@@ -535,7 +535,7 @@ impl ResponseObject {
             "object": "response",
             "created_at": self.created_at,
             "status": status,
-            "completed_at": (status != "in_progress").then_some(crate::store::unix_seconds()),
+            "completed_at": (status != "in_progress").then_some(crate::clock::unix_seconds()),
             "error": null,
             "incomplete_details": incomplete,
             "instructions": r.instructions,

@@ -88,7 +88,7 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
     }
 }
 
-use super::unix_seconds;
+use crate::clock::unix_seconds;
 
 impl DynamoStore {
     /// A store on `table`; each call is bounded by `timeout`.

@@ -194,7 +194,7 @@ impl Store for MemoryStore {
         Ok(guard
             .0
             .get(&(tenant.to_owned(), id.to_owned()))
-            .filter(|(_, expires_at)| *expires_at > super::unix_seconds())
+            .filter(|(_, expires_at)| *expires_at > crate::clock::unix_seconds())
             .map(|(doc, _)| doc.clone()))
     }
 
@@ -204,7 +204,7 @@ impl Store for MemoryStore {
         let existed = guard
             .0
             .remove(&key)
-            .is_some_and(|(_, expires_at)| expires_at > super::unix_seconds());
+            .is_some_and(|(_, expires_at)| expires_at > crate::clock::unix_seconds());
         guard.1.retain(|k| k != &key);
         Ok(existed)
     }

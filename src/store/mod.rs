@@ -261,13 +261,6 @@ pub trait Store: Send + Sync {
     async fn delete_response(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Attribute-safe form of a provider or model name.
 pub fn slug(name: &str) -> String {
     name.chars()

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::clock::unix_seconds;
 use crate::error::GatewayError;
 use crate::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, Delta, FinishReason,
@@ -13,7 +14,7 @@ use crate::openai::{
 };
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;
-use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator, unix_now};
+use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator};
 
 /// A non-streaming Messages response.
 #[derive(Debug, Deserialize)]
@@ -155,7 +156,7 @@ pub fn to_completion(response: MessagesResponse) -> ChatCompletion {
     ChatCompletion {
         id: response.id,
         object: "chat.completion".into(),
-        created: unix_now(),
+        created: unix_seconds(),
         model: response.model,
         choices: vec![Choice {
             index: 0,
@@ -329,7 +330,7 @@ impl StreamTranslator for AnthropicStream {
                 let builder = ChunkBuilder {
                     id: message.id,
                     model: message.model,
-                    created: unix_now(),
+                    created: unix_seconds(),
                 };
                 let delta = Delta {
                     role: Some(Role::Assistant),

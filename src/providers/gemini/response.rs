@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::clock::unix_seconds;
 use crate::error::GatewayError;
 use crate::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, CompletionTokensDetails, Delta,
@@ -15,7 +16,7 @@ use crate::openai::{
 use crate::providers::ProviderId;
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;
-use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator, unix_now};
+use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator};
 
 /// One `generateContent` response, or one chunk of a stream.
 #[derive(Debug, Default, Deserialize)]
@@ -232,7 +233,7 @@ pub fn to_completion(response: GenerateContentResponse, requested_model: &str) -
             .response_id
             .unwrap_or_else(|| format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())),
         object: "chat.completion".into(),
-        created: unix_now(),
+        created: unix_seconds(),
         model: response
             .model_version
             .unwrap_or_else(|| requested_model.to_owned()),
@@ -307,7 +308,7 @@ impl StreamTranslator for GeminiStream {
                 .model_version
                 .clone()
                 .unwrap_or_else(|| self.requested_model.clone()),
-            created: unix_now(),
+            created: unix_seconds(),
         });
         if chunk.candidates.is_empty()
             && chunk.prompt_feedback.and_then(|f| f.block_reason).is_some()
