@@ -1,0 +1,36 @@
+//! Where limits, totals, keys and stored responses live.
+
+use std::time::Duration;
+
+use super::Secret;
+
+/// Where limits, totals and alert flags live.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `DYNAMODB_TABLE`: the table, or memory when unset.
+    pub dynamodb_table: Option<String>,
+    /// `STORE_TIMEOUT_MS`: bound on each store call on the request path.
+    pub timeout: Duration,
+    /// `STORE_WRITE_TIMEOUT_MS`: bound on a cost write (after the response).
+    pub write_timeout: Duration,
+    /// `DYNAMODB_CREATE_TABLE`: create the table at start (local work).
+    pub create_table: bool,
+    /// The standard AWS variables, read like every other setting; what is
+    /// unset comes from the SDK's default chain (profile, container, IMDS).
+    pub aws: AwsSettings,
+}
+
+/// The standard AWS settings the DynamoDB client honours.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key: Option<Secret>,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_key: Option<Secret>,
+    /// `AWS_SESSION_TOKEN`.
+    pub session_token: Option<Secret>,
+}
