@@ -1,6 +1,15 @@
 //! Spend: every finished request is priced once, added to this instance's
 //! counters and to the global totals in the store (overall and per day,
-//! per provider and model), and checked against the alert tiers.
+//! per provider and model), and checked against the alert tiers. Records
+//! the store refuses wait in the backlog (`backlog.rs`); tiers are claimed
+//! once across instances (`alerts.rs`); writes still running after their
+//! responses are counted (`in_flight.rs`).
+
+mod alerts;
+mod backlog;
+mod in_flight;
+
+pub use in_flight::{InFlight, WriteGuard};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,46 +61,6 @@ const BACKLOG_MAX: usize = 100_000;
 
 /// How often a backlog is retried when no request writes first.
 const BACKLOG_RETRY: Duration = Duration::from_secs(1);
-
-/// Writes still running after their response: counted so `/metrics` and
-/// a graceful shutdown can wait for them.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    count: AtomicU64,
-    idle: tokio::sync::Notify,
-}
-
-/// Holds one in-flight write; dropping it marks the write done.
-pub struct WriteGuard(Arc<InFlight>);
-
-impl Drop for WriteGuard {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-impl InFlight {
-    /// Writes running now.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Acquire)
-    }
-
-    /// Waits until no write is running (or `limit` passes).
-    pub async fn wait_idle(&self, limit: Duration) {
-        let wait = async {
-            loop {
-                let notified = self.idle.notified();
-                if self.count() == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        let _ = tokio::time::timeout(limit, wait).await;
-    }
-}
 
 /// Alert tiers in USD, per day and overall, unless configured.
 pub const DEFAULT_TIERS: &[u64] = &[10, 50, 100, 500];
@@ -203,120 +172,9 @@ impl Ledger {
         self.check_tiers(record, running).await;
     }
 
-    /// Retries the backlog every second in the background, for as long as
-    /// the ledger lives (needs a Tokio runtime).
-    pub fn start_retries(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let ledger = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let mut tick = tokio::time::interval(BACKLOG_RETRY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(ledger) = ledger.upgrade() else {
-                    return;
-                };
-                ledger.drain().await;
-            }
-        });
-    }
-
-    /// Cost records waiting for the store.
-    pub fn pending(&self) -> usize {
-        self.backlog.lock().map_or(0, |b| b.len())
-    }
-
-    /// Writes the backlog in order until it is empty or the store fails
-    /// again; one drain at a time.
-    pub async fn drain(&self) {
-        if self.pending() == 0 || self.draining.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let _guard = self.track();
-        loop {
-            // The record leaves the backlog only once written: a drain cut
-            // short (at shutdown) still finds it there, to log it.
-            let next = self.backlog.lock().ok().and_then(|b| b.front().cloned());
-            let Some(record) = next else {
-                break;
-            };
-            match self.store.add_cost(&record).await {
-                Ok(running) => {
-                    if let Ok(mut b) = self.backlog.lock()
-                        && b.front().is_some_and(|r| r.record_id == record.record_id)
-                    {
-                        b.pop_front();
-                    }
-                    self.written(&record, running).await;
-                }
-                Err(_) => break,
-            }
-        }
-        self.draining.store(false, Ordering::Release);
-    }
-
-    /// At shutdown: one last try, then every record still waiting is
-    /// logged in full for reconciliation.
-    pub async fn flush_backlog(&self) {
-        self.drain().await;
-        self.log_backlog();
-    }
-
-    /// [`Ledger::flush_backlog`] within `limit`: what the store has not
-    /// taken by then is logged.
-    pub async fn flush_backlog_within(&self, limit: Duration) {
-        let _ = tokio::time::timeout(limit, self.drain()).await;
-        self.log_backlog();
-    }
-
-    /// Logs every record still waiting, in full, for reconciliation.
-    fn log_backlog(&self) {
-        let left: Vec<CostRecord> = self
-            .backlog
-            .lock()
-            .map(|mut b| b.drain(..).collect())
-            .unwrap_or_default();
-        for record in left {
-            self.lost.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                target: "gateway::cost",
-                record = %serde_json::to_string(&record).unwrap_or_default(),
-                "cost record not persisted at shutdown; reconcile from this line"
-            );
-        }
-    }
-
-    /// Keeps a record the store refused, for [`Ledger::drain`].
-    fn defer(&self, record: CostRecord, error: &str) {
-        let request_id = record.request_id.clone();
-        let (pending, dropped) = self.backlog.lock().map_or((0, None), |mut b| {
-            b.push_back(record);
-            let dropped = (b.len() > BACKLOG_MAX).then(|| b.pop_front()).flatten();
-            (b.len(), dropped)
-        });
-        tracing::warn!(
-            target: "gateway::cost",
-            error,
-            request_id = %request_id,
-            pending,
-            "cost record not written; kept to retry"
-        );
-        if let Some(dropped) = dropped {
-            self.lost.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                target: "gateway::cost",
-                record = %serde_json::to_string(&dropped).unwrap_or_default(),
-                "cost backlog full: record dropped; reconcile from this line"
-            );
-        }
-    }
-
     /// Counts a write that runs after its response.
     pub fn track(&self) -> WriteGuard {
-        self.in_flight.count.fetch_add(1, Ordering::AcqRel);
-        WriteGuard(self.in_flight.clone())
+        WriteGuard::new(self.in_flight.clone())
     }
 
     /// The writes still running.
@@ -395,52 +253,6 @@ impl Ledger {
             }
         }
         self.defer(record, &last.map(|e| e.to_string()).unwrap_or_default());
-    }
-
-    /// Raises each tier the totals have reached, once across all
-    /// instances: a tier this instance has not seen claimed is claimed in
-    /// the store by this record (a conditional write that only the first
-    /// claimant wins, its own retries included), and alerts if it won. A
-    /// claim that fails is tried again with the next record.
-    async fn check_tiers(&self, record: &CostRecord, running: Running) {
-        let scopes = [
-            ("overall".to_owned(), running.overall),
-            (format!("day:{}", record.day), running.day),
-        ];
-        for (scope, total) in scopes {
-            for &tier in &self.tiers {
-                if total < tier.saturating_mul(Cost::PER_USD) {
-                    continue;
-                }
-                let seen = (scope.clone(), tier);
-                if self.claimed.lock().map_or(true, |c| c.contains(&seen)) {
-                    continue;
-                }
-                let mut claim = Err(crate::store::StoreError(String::new()));
-                for wait in [0u64, 50, 250] {
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
-                    claim = self
-                        .store
-                        .claim_alert(&scope, tier, &record.record_id)
-                        .await;
-                    if claim.is_ok() {
-                        break;
-                    }
-                }
-                match claim {
-                    Ok(won) => {
-                        if let Ok(mut c) = self.claimed.lock() {
-                            c.insert(seen);
-                        }
-                        if won {
-                            self.alerts.fetch_add(1, Ordering::Relaxed);
-                            emit_alert(&self.stack, &scope, tier, Cost(total));
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, scope, tier, "alert tier not claimed yet"),
-                }
-            }
-        }
     }
 
     /// Global totals from the store: overall and the last `days` days.
@@ -542,23 +354,6 @@ impl Ledger {
             "by_model": by_model,
         })
     }
-}
-
-/// A crossed tier: a structured log event, and a CloudWatch Embedded Metric
-/// Format line (namespace `LlmGateway`, metric `CostAlertTier`, dimension
-/// `Scope` = `overall` or `day`) that the SAM template's alarms watch.
-fn emit_alert(stack: &str, scope: &str, tier: u64, total: Cost) {
-    tracing::warn!(
-        target: "gateway::alert",
-        scope,
-        tier_usd = tier,
-        total_usd = %total,
-        "cost alert tier crossed"
-    );
-    println!(
-        "{}",
-        crate::metrics::emf::alert_line(stack, scope, tier, total)
-    );
 }
 
 #[cfg(test)]
