@@ -10,40 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Harness, chat_body, create_table, dynamodb_url, header, picodollars};
+use common::{Harness, chat_body, create_table, dynamodb_url, header, picodollars, read_message};
 use futures_util::future::join_all;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-
-/// Reads one HTTP/1.1 message (head and a `content-length` body).
-async fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        out.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&out[..head_end]).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while out.len() < head_end + length {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    Some(out)
-}
 
 /// Forwards requests one at a time; the reply to every other
 /// `TransactWriteItems` is read from the emulator and thrown away, and the

@@ -193,3 +193,104 @@ async fn a_repeated_response_is_answered_from_the_cache() {
         Some("response.completed")
     );
 }
+
+/// Forwards DynamoDB calls, holding each write of a stored response for
+/// `delay` first.
+async fn slow_response_writes(
+    upstream: std::net::SocketAddr,
+    delay: std::time::Duration,
+) -> String {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                while let Some(request) = common::read_message(&mut client).await {
+                    let text = String::from_utf8_lossy(&request);
+                    if text.contains("PutItem") && text.contains("#RESP#") {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if server.write_all(&request).await.is_err() {
+                        return;
+                    }
+                    let Some(reply) = common::read_message(&mut server).await else {
+                        return;
+                    };
+                    if client.write_all(&reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_response_is_stored_before_its_answer_arrives() {
+    // The client may continue the conversation the moment it has the
+    // answer: the stored response must already be there, however slow the
+    // store's write.
+    let emulator = common::dynamodb_url();
+    common::create_table(&emulator, "responses-immediate").await;
+    let upstream = emulator
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let proxy = slow_response_writes(upstream, std::time::Duration::from_millis(300)).await;
+    let h = Harness::with_env(&[
+        ("DYNAMODB_TABLE", "responses-immediate"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", &proxy),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("STORE_TIMEOUT_MS", "5000"),
+    ])
+    .await;
+    // A client that does not wait for the connection: each request on a
+    // new one, as soon as the previous answer is in.
+    let post = |body: Value| {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        let url = h.url("/v1/responses");
+        async move {
+            client
+                .post(url)
+                .bearer_auth(CLIENT_KEY)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("sent")
+        }
+    };
+    for (i, stream) in [false, true, false].into_iter().enumerate() {
+        let response =
+            post(json!({"model": "gpt-4o-mini", "input": format!("Turn {i}."), "stream": stream}))
+                .await;
+        let id = if stream {
+            let text = response.text().await.expect("body");
+            let stream = events(&text);
+            stream.last().expect("events").1["response"]["id"].clone()
+        } else {
+            json_of(response).await["id"].clone()
+        };
+        let next =
+            post(json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "And then?"}))
+                .await;
+        assert_eq!(
+            next.status(),
+            200,
+            "turn {i}: {}",
+            next.text().await.unwrap_or_default()
+        );
+    }
+}

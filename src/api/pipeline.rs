@@ -202,9 +202,13 @@ fn json_response<F: Format>(
         Ok(body) => body,
         Err(e) => return exchange.fail(e),
     };
-    let writes = exchange.account.close(Some(completion), format.store());
+    // A stored response must be readable (`previous_response_id`) by the
+    // time the client has the answer: it is written before the body goes
+    // out; cost, limits and the cache after it.
+    let stored = format.store().map(tokio::spawn);
+    let writes = exchange.account.close(Some(completion), None);
     exchange.end(200, None);
-    let mut response = json_then_writes(body, writes);
+    let mut response = json_then_writes_after(body, writes, stored);
     if let Some(cost) = cost.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
         response.headers_mut().insert(COST_HEADER, cost);
     }
@@ -213,17 +217,33 @@ fn json_response<F: Format>(
 
 /// A JSON body whose response ends only once `writes` are done.
 pub(crate) fn json_then_writes(body: Vec<u8>, writes: Writes) -> Response {
-    let mut response = match writes.spawn() {
-        None => (StatusCode::OK, body).into_response(),
-        Some(after) => {
+    json_then_writes_after(body, writes, None)
+}
+
+/// [`json_then_writes`], the body sent only once `before` has finished.
+fn json_then_writes_after(
+    body: Vec<u8>,
+    writes: Writes,
+    before: Option<tokio::task::JoinHandle<()>>,
+) -> Response {
+    let after = writes.spawn();
+    let mut response = match (before, after) {
+        (None, None) => (StatusCode::OK, body).into_response(),
+        (before, after) => {
             // The body declares its length, so clients have the whole
             // answer at once; the stream itself ends only after the
             // writes, so a Lambda invocation is not over before they are.
             let length = body.len();
-            let bytes =
-                futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(body)) });
+            let bytes = futures_util::stream::once(async move {
+                if let Some(before) = before {
+                    let _ = before.await;
+                }
+                Ok::<_, Infallible>(Bytes::from(body))
+            });
             let after = futures_util::stream::once(async move {
-                let _ = after.await;
+                if let Some(after) = after {
+                    let _ = after.await;
+                }
             })
             .filter_map(|()| async { None::<Result<Bytes, Infallible>> });
             let mut response = Response::new(Body::from_stream(bytes.chain(after)));

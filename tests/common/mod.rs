@@ -516,3 +516,33 @@ pub fn picodollars(usd: &str) -> u128 {
     whole.parse::<u128>().expect("whole dollars") * 1_000_000_000_000
         + frac[..12].parse::<u128>().expect("fraction")
 }
+
+/// Reads one HTTP/1.1 message (head and a `content-length` body).
+pub async fn read_message(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = tokio::io::AsyncReadExt::read(stream, &mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        out.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&out[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while out.len() < head_end + length {
+        let n = tokio::io::AsyncReadExt::read(stream, &mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Some(out)
+}
