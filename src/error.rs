@@ -128,6 +128,14 @@ impl GatewayError {
         }
     }
 
+    /// A 429 for `scope` from a limit's refusal (`Retry-After` ≥ 1 s).
+    pub fn rate_limited(scope: impl Into<String>, denied: &crate::limits::Denied) -> Self {
+        Self::RateLimited {
+            scope: scope.into(),
+            retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+        }
+    }
+
     /// The HTTP status the client receives.
     pub fn status(&self) -> StatusCode {
         match self {

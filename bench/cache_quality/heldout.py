@@ -211,8 +211,8 @@ DIFFERENT_2 = [
     ("Why is my phone battery draining fast?", "Why is my phone battery charging slowly?", "qualifier"),
 ]
 
-# Held-out 3: written in session 5 before the synonym step was built, and
-# scored once after it. Paraphrases as users type them; hard negatives
+# Held-out 3: written before the synonym step was designed and
+# scored once. Paraphrases as users type them; hard negatives
 # include swaps that dictionaries blur (learn / teach, borrow / lend).
 SAME_3 = [
     ("How do I remove a file in Linux?", "How can I delete a file on Linux?"),

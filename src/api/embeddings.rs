@@ -149,18 +149,7 @@ async fn embed(
     exchange.log.requested(&request.model);
     exchange.account.requested(bytes.len(), false);
     let key = tenant.and_then(|t| t.key.as_deref());
-    if let Some(key) = key {
-        if !key.allows(&request.model) {
-            return Err(GatewayError::Forbidden {
-                message: format!(
-                    "this API key may not use the model '{}'",
-                    request.model.chars().take(200).collect::<String>()
-                ),
-                code: "model_not_allowed",
-            });
-        }
-        state.keys.check_budget(key).await?;
-    }
+    pipeline::admit(state, key, &request.model).await?;
     let backend = backend(&request.model)?;
     let tokens = request.chars().div_ceil(4);
     let tenant_id = tenant.map_or("", |t| t.id.as_str());
@@ -172,10 +161,7 @@ async fn embed(
     {
         Ok(reservation) => exchange.account.hold(reservation),
         Err(denied) => {
-            return Err(GatewayError::RateLimited {
-                scope: "this API key".into(),
-                retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-            });
+            return Err(GatewayError::rate_limited("this API key", &denied));
         }
     }
     let route = match backend {
@@ -208,9 +194,8 @@ async fn embed(
         let reservation = dispatch
             .reserve(&route, || tokens)
             .await
-            .map_err(|denied| GatewayError::RateLimited {
-                scope: route.provider.as_str().to_owned(),
-                retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            .map_err(|denied| {
+                GatewayError::rate_limited(route.provider.as_str().to_owned(), &denied)
             })?;
         let waiting = Instant::now();
         let result = provider.embed(&upstream).await;

@@ -21,6 +21,7 @@ use crate::auth::{RequestId, Tenant};
 use crate::cache::replay::{self, PendingStore};
 use crate::cache::{self, Hit, Lookup};
 use crate::error::GatewayError;
+use crate::keys::KeyRecord;
 use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, StreamOptions};
 use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
@@ -346,18 +347,7 @@ async fn serve(
     log.requested(&request.model);
     log.stream = request.is_stream();
     account.requested(bytes.len(), log.stream);
-    if let Some(key) = key {
-        if !key.allows(&request.model) {
-            return Err(GatewayError::Forbidden {
-                message: format!(
-                    "this API key may not use the model '{}'",
-                    request.model.chars().take(200).collect::<String>()
-                ),
-                code: "model_not_allowed",
-            });
-        }
-        state.keys.check_budget(key).await?;
-    }
+    admit(state, key, &request.model).await?;
     if log.log_prompts {
         log.prompt = serde_json::to_string(&request.messages).ok();
     }
@@ -385,10 +375,7 @@ async fn serve(
     {
         Ok(reservation) => account.hold(reservation),
         Err(denied) => {
-            return Err(GatewayError::RateLimited {
-                scope: "this API key".into(),
-                retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-            });
+            return Err(GatewayError::rate_limited("this API key", &denied));
         }
     }
 
@@ -446,6 +433,28 @@ async fn serve(
         log.model = Some(route.model.clone());
     }
     Ok(Answer::Upstream(output?))
+}
+
+/// A virtual key's policy before any work: the model must be on its list
+/// (403 `model_not_allowed`) and its budgets unspent (429).
+pub(crate) async fn admit(
+    state: &AppState,
+    key: Option<&KeyRecord>,
+    model: &str,
+) -> Result<(), GatewayError> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    if !key.allows(model) {
+        return Err(GatewayError::Forbidden {
+            message: format!(
+                "this API key may not use the model '{}'",
+                model.chars().take(200).collect::<String>()
+            ),
+            code: "model_not_allowed",
+        });
+    }
+    state.keys.check_budget(key).await
 }
 
 /// Drops candidates without a price; none left is a 400 that says how to

@@ -128,10 +128,8 @@ pub async fn run(
             {
                 Ok(reservation) => reservation,
                 Err(denied) => {
-                    let error = GatewayError::RateLimited {
-                        scope: route.provider.as_str().to_owned(),
-                        retry_after: denied.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-                    };
+                    let error =
+                        GatewayError::rate_limited(route.provider.as_str().to_owned(), &denied);
                     traces::event("candidate skipped", route, "rate limited");
                     attempts.push(Attempt {
                         route: route.clone(),
