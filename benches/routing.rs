@@ -13,7 +13,7 @@ use llm_gateway::routing::{Routes, plan};
 use serde_json::json;
 
 fn bench(c: &mut Criterion) {
-    let routes = Routes::new(&FileConfig::default(), ProviderId::ALL).expect("routes");
+    let routes = Routes::new(&FileConfig::default(), ProviderId::BUILTIN).expect("routes");
     let stats = Stats::default();
     for route in routes.smart_pool() {
         stats.success(&route, std::time::Duration::from_millis(300), None);

@@ -110,7 +110,7 @@ fn bench(c: &mut Criterion) {
         event: Some("content_block_delta".into()),
         data: json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Pack light "}}).to_string(),
     };
-    let mut translator = AnthropicStream::new(upstream(ProviderId::Anthropic));
+    let mut translator = AnthropicStream::new(upstream(ProviderId::ANTHROPIC));
     let mut out = VecDeque::new();
     translator.on_event(start, &mut out).expect("start");
     c.bench_function("Anthropic stream event → OpenAI chunk bytes", |b| {

@@ -18,7 +18,7 @@ use crate::cache::redis::RedisIndex;
 use crate::cache::verify::Verifier;
 use crate::cache::{SemanticCache, Tier};
 use crate::config::Embeddings;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, ProviderConfig, ProviderKind, Secret};
 use crate::error::GatewayError;
 use crate::keys::Keys;
 use crate::ledger::Ledger;
@@ -26,6 +26,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
 use crate::providers::anthropic::Anthropic;
+use crate::providers::bedrock::Bedrock;
 use crate::providers::clients::HttpClients;
 use crate::providers::gemini::Gemini;
 use crate::providers::http::Upstream;
@@ -82,26 +83,20 @@ impl AppState {
         let http = clients.first().clone();
         let mut providers: BTreeMap<ProviderId, Arc<dyn Provider>> = BTreeMap::new();
         for (&id, provider) in &config.providers {
-            let upstream = Upstream {
-                id,
-                http: clients.counters(),
-                timeouts: provider.timeouts,
-                api_key: provider.api_key.clone(),
-            };
-            let adapter: Result<Arc<dyn Provider>, GatewayError> = match id {
-                ProviderId::OpenAi => OpenAi::new(upstream, provider).map(|p| Arc::new(p) as _),
-                ProviderId::Anthropic => {
-                    Anthropic::new(upstream, provider).map(|p| Arc::new(p) as _)
-                }
-                ProviderId::Gemini => Gemini::new(upstream, provider).map(|p| Arc::new(p) as _),
-            };
-            let adapter = adapter.map_err(|e| ConfigError {
-                var: id.key_vars()[0].into(),
+            let adapter = build_provider(id, provider, &clients).map_err(|e| ConfigError {
+                var: format!("provider {id}"),
                 message: e.to_string(),
             })?;
             providers.insert(id, adapter);
         }
-        let routes = Routes::new(&config.file, providers.keys().copied())?;
+        let routes = Routes::with_listed(
+            &config.file,
+            providers.keys().copied(),
+            config
+                .providers
+                .iter()
+                .map(|(id, p)| (*id, p.models.as_slice())),
+        )?;
         let pricing = Pricing::new(&config.file.pricing)
             .map_err(|message| ConfigError {
                 var: "GATEWAY_CONFIG [pricing]".into(),
@@ -164,11 +159,11 @@ impl AppState {
             .map(|r| SharedHealth::new(r, config.breaker, config.shared_cache));
         let cache = config.cache.as_ref().map(|c| {
             let embedder: Arc<dyn Embedder> =
-                match (c.embeddings, config.provider(ProviderId::OpenAi)) {
+                match (c.embeddings, config.provider(ProviderId::OPENAI)) {
                     (Embeddings::OpenAi, Some(openai)) => Arc::new(OpenAiEmbedder::new(
                         http.clone(),
                         &openai.base_url,
-                        openai.api_key.clone(),
+                        openai.api_key.clone().unwrap_or_else(|| Secret::new("")),
                     )),
                     // Config validation requires the OpenAI key for `openai`;
                     // the table loads only when the semantic tier is on.
@@ -233,7 +228,38 @@ impl AppState {
             config: Arc::new(config),
             routes: Arc::new(routes),
             providers: Arc::new(providers),
-        })
+        }
+        .discover_models())
+    }
+
+    /// Reads the model lists of providers declared without one, in the
+    /// background (a server that does not answer in time lists nothing;
+    /// `provider/model` reaches it anyway).
+    fn discover_models(self) -> Self {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self;
+        };
+        for (id, settings) in &self.config.providers {
+            let Some(provider) = self
+                .providers
+                .get(id)
+                .filter(|_| settings.discover_models)
+                .cloned()
+            else {
+                continue;
+            };
+            let (id, routes) = (*id, self.routes.clone());
+            runtime.spawn(async move {
+                match provider.list_models().await {
+                    Ok(models) => {
+                        tracing::info!(provider = %id, models = models.len(), "models discovered");
+                        routes.add_listed(id, &models);
+                    }
+                    Err(e) => tracing::warn!(provider = %id, error = %e, "models not discovered"),
+                }
+            });
+        }
+        self
     }
 
     /// Measured latency of a route: all instances' when shared, else ours.
@@ -256,6 +282,33 @@ impl AppState {
             limits: self.ledger.limits(),
         }
     }
+}
+
+/// The adapter for one configured provider, on the shared clients.
+fn build_provider(
+    id: ProviderId,
+    config: &ProviderConfig,
+    clients: &Arc<HttpClients>,
+) -> Result<Arc<dyn Provider>, GatewayError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &config.headers {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| GatewayError::Internal(format!("header name '{name}'")))?;
+        headers.insert(name, crate::providers::http::sensitive_header(value)?);
+    }
+    let upstream = Upstream {
+        id,
+        http: clients.counters(),
+        timeouts: config.timeouts,
+        api_key: config.api_key.clone().unwrap_or_else(|| Secret::new("")),
+        headers,
+    };
+    Ok(match config.kind {
+        ProviderKind::OpenAi | ProviderKind::Azure => Arc::new(OpenAi::new(upstream, config)?),
+        ProviderKind::Anthropic => Arc::new(Anthropic::new(upstream, config)?),
+        ProviderKind::Gemini => Arc::new(Gemini::new(upstream, config)?),
+        ProviderKind::Bedrock => Arc::new(Bedrock::new(id, config)),
+    })
 }
 
 /// The gateway's routes and middleware. `/v1/*` needs a client key when

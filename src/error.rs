@@ -88,6 +88,13 @@ pub enum GatewayError {
         /// Seconds from the provider's `Retry-After`, when it sent one.
         retry_after: Option<u64>,
     },
+    /// The provider's content filter refused the prompt (Azure's
+    /// `content_filter` error).
+    #[error("{provider} filtered the request: {message}")]
+    ContentFiltered {
+        provider: ProviderId,
+        message: String,
+    },
     /// The provider did not answer in time.
     #[error("{provider} did not respond in time")]
     UpstreamTimeout { provider: ProviderId },
@@ -139,7 +146,7 @@ impl GatewayError {
     /// The HTTP status the client receives.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest { .. } | Self::ContentFiltered { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::KeyRefused { .. } | Self::IamIdentityRequired => {
                 StatusCode::UNAUTHORIZED
             }
@@ -191,7 +198,8 @@ impl GatewayError {
             Self::Upstream { provider, .. }
             | Self::UpstreamTimeout { provider }
             | Self::UpstreamUnavailable { provider, .. }
-            | Self::UpstreamProtocol { provider, .. } => Some(*provider),
+            | Self::UpstreamProtocol { provider, .. }
+            | Self::ContentFiltered { provider, .. } => Some(*provider),
             Self::ProviderNotConfigured { provider, .. } => Some(*provider),
             _ => None,
         }
@@ -231,6 +239,7 @@ impl GatewayError {
                 400..=499 => return None,
                 _ => "upstream_error",
             },
+            Self::ContentFiltered { .. } => "content_filter",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::UpstreamUnavailable { .. } => "upstream_unavailable",
             Self::UpstreamProtocol { .. } => "upstream_invalid_response",
@@ -263,6 +272,7 @@ impl GatewayError {
             Self::ModelNotFound { .. } | Self::ProviderNotConfigured { .. } => {
                 Some("model".to_owned())
             }
+            Self::ContentFiltered { .. } => Some("prompt".to_owned()),
             _ => None,
         };
         ErrorBody {
@@ -356,7 +366,7 @@ mod tests {
     #[test]
     fn upstream_statuses_map_to_client_statuses() {
         let up = |status| GatewayError::Upstream {
-            provider: ProviderId::OpenAi,
+            provider: ProviderId::OPENAI,
             status,
             message: "x".into(),
             retry_after: None,
@@ -377,7 +387,7 @@ mod tests {
     #[test]
     fn upstream_auth_failure_hides_provider_text() {
         let err = GatewayError::Upstream {
-            provider: ProviderId::OpenAi,
+            provider: ProviderId::OPENAI,
             status: 401,
             message: "Incorrect API key provided: sk-abc".into(),
             retry_after: None,
@@ -392,7 +402,7 @@ mod tests {
     #[test]
     fn upstream_client_errors_keep_provider_message() {
         let err = GatewayError::Upstream {
-            provider: ProviderId::OpenAi,
+            provider: ProviderId::OPENAI,
             status: 400,
             message: "Invalid value for 'temperature'".into(),
             retry_after: None,
@@ -416,7 +426,7 @@ mod tests {
     #[test]
     fn retry_after_header_is_set() {
         let err = GatewayError::Upstream {
-            provider: ProviderId::OpenAi,
+            provider: ProviderId::OPENAI,
             status: 429,
             message: "slow down".into(),
             retry_after: Some(7),

@@ -254,7 +254,7 @@ mod tests {
         Limits::new(
             Arc::new(MemoryStore::default()),
             BTreeMap::from([(
-                ProviderId::OpenAi,
+                ProviderId::OPENAI,
                 LimitFile {
                     requests_per_minute: Some(rpm),
                     tokens_per_minute: Some(tpm),
@@ -270,16 +270,16 @@ mod tests {
     async fn requests_per_minute_then_denied_with_retry_after() {
         let l = limits(3, 1_000_000);
         for _ in 0..3 {
-            assert!(l.provider(ProviderId::OpenAi, || 10).await.is_ok());
+            assert!(l.provider(ProviderId::OPENAI, || 10).await.is_ok());
         }
         let denied = l
-            .provider(ProviderId::OpenAi, || 10)
+            .provider(ProviderId::OPENAI, || 10)
             .await
             .expect_err("4th");
         assert!(denied.retry_after > Duration::from_secs(15));
         assert!(denied.retry_after <= Duration::from_secs(20));
         assert!(
-            l.provider(ProviderId::Anthropic, || 10).await.is_ok(),
+            l.provider(ProviderId::ANTHROPIC, || 10).await.is_ok(),
             "unlimited"
         );
     }
@@ -288,12 +288,12 @@ mod tests {
     async fn settling_gives_back_unused_tokens() {
         let l = limits(1000, 1000);
         let r = l
-            .provider(ProviderId::OpenAi, || 900)
+            .provider(ProviderId::OPENAI, || 900)
             .await
             .expect("granted")
             .expect("reserved");
-        assert!(l.provider(ProviderId::OpenAi, || 200).await.is_err());
+        assert!(l.provider(ProviderId::OPENAI, || 200).await.is_err());
         l.settle(&r, Some(100)).await;
-        assert!(l.provider(ProviderId::OpenAi, || 200).await.is_ok());
+        assert!(l.provider(ProviderId::OPENAI, || 200).await.is_ok());
     }
 }

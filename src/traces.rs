@@ -245,7 +245,7 @@ pub fn strings(values: &[&'static str]) -> Value {
 /// `gen_ai.provider.name` for a provider.
 pub fn provider_name(provider: crate::providers::ProviderId) -> &'static str {
     match provider {
-        crate::providers::ProviderId::Gemini => "gcp.gemini",
+        crate::providers::ProviderId::GEMINI => "gcp.gemini",
         other => other.as_str(),
     }
 }

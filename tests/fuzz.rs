@@ -204,7 +204,7 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..12),
     ) {
         let events = sse_events(&bytes, &cuts);
-        translate(AnthropicStream::new(upstream(ProviderId::Anthropic)), events);
+        translate(AnthropicStream::new(upstream(ProviderId::ANTHROPIC)), events);
     }
 
     #[test]
@@ -213,7 +213,7 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..12),
     ) {
         let events = sse_events(&bytes, &cuts);
-        translate(GeminiStream::new(upstream(ProviderId::Gemini), "gemini-2.5-flash"), events);
+        translate(GeminiStream::new(upstream(ProviderId::GEMINI), "gemini-2.5-flash"), events);
     }
 
     #[test]
@@ -222,7 +222,7 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..12),
     ) {
         let events = sse_events(&bytes, &cuts);
-        translate(OpenAiStream::new(upstream(ProviderId::OpenAi)), events);
+        translate(OpenAiStream::new(upstream(ProviderId::OPENAI)), events);
     }
 
     #[test]
@@ -252,7 +252,7 @@ proptest! {
 fn the_seed_streams_translate_to_chunks() {
     // The seeds are real streams: unmutated, they produce content.
     let chunks = translate(
-        AnthropicStream::new(upstream(ProviderId::Anthropic)),
+        AnthropicStream::new(upstream(ProviderId::ANTHROPIC)),
         sse_events(&seeds("anthropic", "sse")[1], &[]),
     );
     assert!(chunks.iter().any(|c| {
@@ -261,12 +261,12 @@ fn the_seed_streams_translate_to_chunks() {
             .any(|ch| ch.delta.content.as_deref() == Some("Hello"))
     }));
     let chunks = translate(
-        GeminiStream::new(upstream(ProviderId::Gemini), "gemini-2.5-flash"),
+        GeminiStream::new(upstream(ProviderId::GEMINI), "gemini-2.5-flash"),
         sse_events(&seeds("gemini", "sse")[1], &[]),
     );
     assert!(chunks.iter().any(|c| c.usage.is_some()), "{chunks:?}");
     let chunks = translate(
-        OpenAiStream::new(upstream(ProviderId::OpenAi)),
+        OpenAiStream::new(upstream(ProviderId::OPENAI)),
         sse_events(&seeds("openai", "sse")[0], &[]),
     );
     assert_eq!(chunks.len(), 4);

@@ -267,7 +267,7 @@ async fn strategies_choose_from_cost_latency_and_capability() {
     // Seeded stats (below the ~1 ms the requests above measured): a model
     // that is slow by its prior becomes the fastest.
     let seeded = Route {
-        provider: ProviderId::Gemini,
+        provider: ProviderId::GEMINI,
         model: "gemini-3.1-pro-preview".into(),
     };
     h.state.stats.seed_latency(&seeded, 0.001);

@@ -53,7 +53,7 @@ async fn a_circuit_opened_by_one_instance_is_skipped_by_another() {
     let model = unique_model();
     let (a, b) = pair(&model).await;
     let route = Route {
-        provider: ProviderId::OpenAi,
+        provider: ProviderId::OPENAI,
         model: model.clone(),
     };
     for i in 0..2 {
@@ -101,7 +101,7 @@ async fn statistics_are_shared() {
     let model = unique_model();
     let (a, b) = pair(&model).await;
     let route = Route {
-        provider: ProviderId::OpenAi,
+        provider: ProviderId::OPENAI,
         model: model.clone(),
     };
     for i in 0..3 {

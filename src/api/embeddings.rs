@@ -53,13 +53,13 @@ fn backend(model: &str) -> Result<Backend, GatewayError> {
         return route(provider, rest);
     }
     if model.starts_with("text-embedding-3") || model.starts_with("text-embedding-ada") {
-        return route(ProviderId::OpenAi, model);
+        return route(ProviderId::OPENAI, model);
     }
     if model.starts_with("gemini-embedding")
         || model.starts_with("text-embedding-0")
         || model.starts_with("embedding-")
     {
-        return route(ProviderId::Gemini, model);
+        return route(ProviderId::GEMINI, model);
     }
     Err(GatewayError::ModelNotFound {
         model: model.chars().take(200).collect(),
@@ -316,23 +316,23 @@ mod tests {
             (LOCAL_MODEL, Backend::Local),
             (
                 "text-embedding-3-small",
-                provider(ProviderId::OpenAi, "text-embedding-3-small"),
+                provider(ProviderId::OPENAI, "text-embedding-3-small"),
             ),
             (
                 "openai/my-embedder",
-                provider(ProviderId::OpenAi, "my-embedder"),
+                provider(ProviderId::OPENAI, "my-embedder"),
             ),
             (
                 "gemini-embedding-001",
-                provider(ProviderId::Gemini, "gemini-embedding-001"),
+                provider(ProviderId::GEMINI, "gemini-embedding-001"),
             ),
             (
                 "text-embedding-004",
-                provider(ProviderId::Gemini, "text-embedding-004"),
+                provider(ProviderId::GEMINI, "text-embedding-004"),
             ),
             (
                 "google/gemini-embedding-001",
-                provider(ProviderId::Gemini, "gemini-embedding-001"),
+                provider(ProviderId::GEMINI, "gemini-embedding-001"),
             ),
         ] {
             assert_eq!(backend(model).ok(), Some(expected), "{model}");

@@ -466,7 +466,7 @@ fn refuse_unpriced(
 ) -> Result<(), GatewayError> {
     let pricing = state.ledger.pricing();
     let first = candidates.first().map(|r| r.model.clone());
-    candidates.retain(|r| pricing.price(&r.model).is_some());
+    candidates.retain(|r| pricing.price(&r.to_string()).is_some());
     if candidates.is_empty() {
         let unpriced = first.unwrap_or_else(|| model.to_owned());
         let unpriced: String = unpriced.chars().take(200).collect();

@@ -32,7 +32,7 @@ pub struct FileConfig {
     /// Routing behaviour.
     #[serde(default)]
     pub routing: RoutingFile,
-    /// Per-provider timeouts and retries, by provider name.
+    /// Providers declared by name, and overrides for the built-in three.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderFile>,
     /// Circuit breaker tuning.
@@ -60,10 +60,44 @@ pub struct RoutingFile {
     pub builtin_routes: Option<bool>,
 }
 
-/// `[providers.NAME]` in the config file.
+/// `[providers.NAME]` in the config file: overrides for a built-in
+/// provider (`openai`, `anthropic`, `google`), or a provider declared with
+/// a `kind`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderFile {
+    /// `openai` (any compatible server), `anthropic`, `gemini`, `azure` or
+    /// `bedrock`; required for a declared provider.
+    pub kind: Option<String>,
+    /// The server's base URL (`…/v1` for OpenAI-compatible servers; the
+    /// resource endpoint for Azure; an endpoint override for Bedrock).
+    pub base_url: Option<String>,
+    /// The variable (or secrets-document entry) holding the key; omitted:
+    /// no key.
+    pub api_key_env: Option<String>,
+    /// Extra headers sent on every call.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Models it serves; omitted for an OpenAI-compatible server: read
+    /// from its `/models` at start.
+    pub models: Option<Vec<String>>,
+    /// Prices by model name (USD per million tokens).
+    #[serde(default)]
+    pub pricing: BTreeMap<String, crate::pricing::PriceFile>,
+    /// `false` for servers that refuse `stream_options` (usage is then
+    /// estimated on streams).
+    pub stream_options: Option<bool>,
+    /// `max_tokens` or `max_completion_tokens`: the field the server wants
+    /// the output limit in.
+    pub max_tokens_field: Option<String>,
+    /// Azure: the data-plane `api-version` for deployments (`v1` for the
+    /// v1 surface).
+    pub api_version: Option<String>,
+    /// Azure: model name → deployment name.
+    #[serde(default)]
+    pub deployments: BTreeMap<String, String>,
+    /// Bedrock: the AWS region (default: `AWS_REGION`).
+    pub region: Option<String>,
     /// Overrides `UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS`.
     pub first_byte_timeout_seconds: Option<f64>,
     /// Overrides `UPSTREAM_TIMEOUT_SECONDS`.

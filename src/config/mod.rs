@@ -10,16 +10,19 @@ use std::time::Duration;
 mod cache;
 mod env;
 mod file;
+mod providers;
 mod store;
 
 use cache::cache_config;
 pub use cache::{CacheConfig, Embeddings};
 use env::{
-    base_url, breaker_config, check_header_safe, checked_seconds, choice, flag, millis, parse_keys,
-    parse_var, seconds,
+    breaker_config, check_header_safe, choice, flag, millis, parse_keys, parse_var, seconds,
 };
 pub use file::{BreakerFile, FileConfig, ProviderFile, RoutingFile};
 use file::{load_file, parse_file};
+pub use providers::{
+    AZURE_API_VERSION, AzureSettings, MaxTokensField, ProviderConfig, ProviderKind, Quirks,
+};
 pub use store::{AwsSettings, StoreConfig};
 
 use crate::limits::FailMode;
@@ -66,19 +69,6 @@ impl ConfigError {
             message: message.into(),
         }
     }
-}
-
-/// How one upstream provider is reached.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    /// The provider's API key.
-    pub api_key: Secret,
-    /// Base URL without a trailing slash.
-    pub base_url: String,
-    /// Time limits of its calls.
-    pub timeouts: Timeouts,
-    /// Retries on this provider before failing over.
-    pub max_retries: u32,
 }
 
 /// Log line format.
@@ -236,7 +226,8 @@ pub struct Config {
     pub model_dir: PathBuf,
     /// `LOG_FORMAT`: `json` or `text`.
     pub log_format: LogFormat,
-    /// Configured providers (only those with a key).
+    /// Configured providers: the built-in ones with a key, and every
+    /// declared one.
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
     /// Routes and models from `GATEWAY_CONFIG`.
     pub file: FileConfig,
@@ -393,7 +384,7 @@ impl Config {
             return Err(ConfigError::new("MAX_CONNECTIONS", "must be at least 1"));
         }
 
-        let file = match (var("GATEWAY_CONFIG"), var("GATEWAY_CONFIG_TOML")) {
+        let mut file = match (var("GATEWAY_CONFIG"), var("GATEWAY_CONFIG_TOML")) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
                     "GATEWAY_CONFIG_TOML",
@@ -404,16 +395,14 @@ impl Config {
             (None, Some(text)) => parse_file(&text, "GATEWAY_CONFIG_TOML", "the TOML")?,
             (None, None) => FileConfig::default(),
         };
-        if let Some(name) = file
-            .providers
-            .keys()
-            .find(|n| ProviderId::from_prefix(n).is_none())
-        {
-            return Err(ConfigError::new(
-                "GATEWAY_CONFIG",
-                format!("[providers.{name}] is not one of openai, anthropic, google"),
-            ));
-        }
+        let providers = providers::providers(
+            &var,
+            &mut file,
+            &providers::Defaults {
+                timeouts,
+                max_retries: retry.max_retries,
+            },
+        )?;
         let breaker = breaker_config(&file.breaker)?;
         let redis_url = var("REDIS_URL").map(Secret::new);
         let shared_cache = millis(&var, "SHARED_STATE_CACHE_MS", 1_000)?;
@@ -464,55 +453,8 @@ impl Config {
         {
             return Err(ConfigError::new(
                 "GATEWAY_CONFIG",
-                format!("[limits.{name}] is not one of openai, anthropic, google, per_key"),
+                format!("[limits.{name}] is not per_key or a configured provider's name"),
             ));
-        }
-
-        let mut providers = BTreeMap::new();
-        for id in ProviderId::ALL {
-            let found = id
-                .key_vars()
-                .iter()
-                .find_map(|name| var(name).map(|v| (*name, v)));
-            let Some((name, key)) = found else { continue };
-            let (url_var, default_url) = id.base_url_var();
-            let overrides = file
-                .providers
-                .iter()
-                .find(|(n, _)| ProviderId::from_prefix(n) == Some(id))
-                .map(|(_, p)| p.clone())
-                .unwrap_or_default();
-            let field = |v: Option<f64>, field: &str, default: Duration| match v {
-                None => Ok(default),
-                Some(s) => checked_seconds(s).ok_or_else(|| {
-                    ConfigError::new(
-                        "GATEWAY_CONFIG",
-                        format!("[providers.{id}] {field} must be between 0 and 86400"),
-                    )
-                }),
-            };
-            let timeouts = Timeouts {
-                first_byte: field(
-                    overrides.first_byte_timeout_seconds,
-                    "first_byte_timeout_seconds",
-                    timeouts.first_byte,
-                )?,
-                total: field(overrides.timeout_seconds, "timeout_seconds", timeouts.total)?,
-                idle: field(
-                    overrides.idle_timeout_seconds,
-                    "idle_timeout_seconds",
-                    timeouts.idle,
-                )?,
-            };
-            providers.insert(
-                id,
-                ProviderConfig {
-                    api_key: Secret::new(check_header_safe(name, key)?),
-                    base_url: base_url(&var, url_var, default_url)?,
-                    timeouts,
-                    max_retries: overrides.max_retries.unwrap_or(retry.max_retries).min(10),
-                },
-            );
         }
 
         Ok(Self {

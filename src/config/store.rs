@@ -20,10 +20,11 @@ pub struct StoreConfig {
     pub aws: AwsSettings,
 }
 
-/// The standard AWS settings the DynamoDB client honours.
+/// The standard AWS settings the DynamoDB and Bedrock clients honour.
 #[derive(Debug, Clone, Default)]
 pub struct AwsSettings {
-    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`).
+    /// The service's endpoint override (`AWS_ENDPOINT_URL_DYNAMODB`,
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`, or `AWS_ENDPOINT_URL`).
     pub endpoint: Option<String>,
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
     pub region: Option<String>,
@@ -33,4 +34,28 @@ pub struct AwsSettings {
     pub secret_key: Option<Secret>,
     /// `AWS_SESSION_TOKEN`.
     pub session_token: Option<Secret>,
+}
+
+impl AwsSettings {
+    /// The SDK configuration: these settings over the default chain
+    /// (credentials from the environment, profile, or the function's role).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &self.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let (Some(key), Some(secret)) = (&self.access_key, &self.secret_key) {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                key.expose(),
+                secret.expose(),
+                self.session_token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "environment",
+            ));
+        }
+        loader.load().await
+    }
 }

@@ -294,7 +294,17 @@ impl Pricing {
     /// `-20250514`) or a version number (`-001`), so `gpt-4o-mini-2024-07-18`
     /// is `gpt-4o-mini` but `gpt-4o-audio-preview` is not `gpt-4o`.
     /// Gemini's `models/` prefix is ignored.
+    ///
+    /// `provider/model` finds a price set for that provider's model first
+    /// (`[providers.NAME.pricing]`), then the model's own.
     pub fn price(&self, model: &str) -> Option<&Price> {
+        self.lookup(model).or_else(|| {
+            let (_, bare) = model.split_once('/')?;
+            self.lookup(bare)
+        })
+    }
+
+    fn lookup(&self, model: &str) -> Option<&Price> {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if let Some(price) = self.table.get(model) {
             return Some(price);

@@ -121,6 +121,11 @@ impl Lanes {
         self.clients.first().post(url)
     }
 
+    /// A GET builder (any lane's client can send it).
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.clients.first().get(url)
+    }
+
     /// The lane for the next request: the first with room, else the least
     /// busy. The request counts as in flight until the guard is dropped.
     pub fn pick(&self) -> (&reqwest::Client, InFlight) {

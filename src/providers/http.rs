@@ -19,8 +19,11 @@ pub struct Upstream {
     pub http: Lanes,
     /// Time limits of calls.
     pub timeouts: Timeouts,
-    /// The provider key (redacted from every message that leaves).
+    /// The provider key (redacted from every message that leaves; empty
+    /// for keyless providers).
     pub api_key: Secret,
+    /// Extra headers sent on every call (`[providers.NAME] headers`).
+    pub headers: HeaderMap,
 }
 
 /// A 2xx response, counted in flight on its lane until dropped: keep it
@@ -48,6 +51,7 @@ impl Upstream {
             http: clients.counters(),
             timeouts,
             api_key,
+            headers: HeaderMap::new(),
         })
     }
 
@@ -70,6 +74,11 @@ impl Upstream {
         request: reqwest::RequestBuilder,
         stream: bool,
     ) -> Result<Answer, GatewayError> {
+        let request = if self.headers.is_empty() {
+            request
+        } else {
+            request.headers(self.headers.clone())
+        };
         // The attempt's span continues in the provider (W3C traceparent).
         let request = if crate::traces::enabled() {
             let mut trace = HeaderMap::new();
@@ -116,13 +125,22 @@ impl Upstream {
         &self,
         answer: Answer,
     ) -> Result<T, GatewayError> {
-        let bytes = read_capped(answer.response, MAX_BODY_BYTES, false)
+        self.read_json_capped(answer, MAX_BODY_BYTES).await
+    }
+
+    /// [`Self::read_json`] with a smaller cap.
+    pub async fn read_json_capped<T: serde::de::DeserializeOwned>(
+        &self,
+        answer: Answer,
+        limit: usize,
+    ) -> Result<T, GatewayError> {
+        let bytes = read_capped(answer.response, limit, false)
             .await
             .map_err(|e| match e {
                 Capped::Transport(e) => self.transport_error(e),
-                Capped::TooLarge => self.protocol(format!(
-                    "the response is larger than {MAX_BODY_BYTES} bytes"
-                )),
+                Capped::TooLarge => {
+                    self.protocol(format!("the response is larger than {limit} bytes"))
+                }
             })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| self.protocol(format!("unexpected response body: {e}")))
@@ -151,6 +169,15 @@ impl Upstream {
                 .any(|x| x.get("reason").and_then(|r| r.as_str()) == Some("API_KEY_INVALID"))
         });
         let status = if key_rejected { 401 } else { status };
+        // Azure OpenAI's content filter refusing the prompt.
+        if detail
+            .is_some_and(|d| d.code.as_ref().and_then(|c| c.as_str()) == Some("content_filter"))
+        {
+            return GatewayError::ContentFiltered {
+                provider: self.id,
+                message: client_text(status, &redact(&message, self.api_key.expose())),
+            };
+        }
         let retry_after =
             retry_after(headers).or_else(|| detail.and_then(ErrorDetail::retry_delay));
         GatewayError::Upstream {
@@ -291,6 +318,9 @@ struct ErrorEnvelope {
 struct ErrorDetail {
     #[serde(default)]
     message: Option<String>,
+    /// A string (`"content_filter"`) for OpenAI and Azure, a number for Gemini.
+    #[serde(default)]
+    code: Option<serde_json::Value>,
     #[serde(default)]
     details: Vec<serde_json::Value>,
 }
@@ -372,7 +402,7 @@ mod tests {
         headers.insert("retry-after", HeaderValue::from_static("3"));
         let body = br#"{"error":{"message":"Incorrect API key provided: sk-live-abcdefghijkl","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
         let (status, message, retry) = parts(
-            upstream(ProviderId::OpenAi, "sk-live-abcdefghijkl")
+            upstream(ProviderId::OPENAI, "sk-live-abcdefghijkl")
                 .error_from_body(401, &headers, body),
         );
         assert_eq!(status, 401);
@@ -384,7 +414,7 @@ mod tests {
     fn anthropic_overloaded_keeps_its_status() {
         let body =
             br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
-        let (status, message, _) = parts(upstream(ProviderId::Anthropic, "k").error_from_body(
+        let (status, message, _) = parts(upstream(ProviderId::ANTHROPIC, "k").error_from_body(
             529,
             &HeaderMap::new(),
             body,
@@ -396,12 +426,27 @@ mod tests {
     fn gemini_bad_key_is_an_auth_failure_and_retry_delay_is_read() {
         let body = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#;
         let (status, _, _) =
-            parts(upstream(ProviderId::Gemini, "k").error_from_body(400, &HeaderMap::new(), body));
+            parts(upstream(ProviderId::GEMINI, "k").error_from_body(400, &HeaderMap::new(), body));
         assert_eq!(status, 401);
         let body = br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"27.5s"}]}}"#;
         let (status, _, retry) =
-            parts(upstream(ProviderId::Gemini, "k").error_from_body(429, &HeaderMap::new(), body));
+            parts(upstream(ProviderId::GEMINI, "k").error_from_body(429, &HeaderMap::new(), body));
         assert_eq!((status, retry), (429, Some(28)));
+    }
+
+    #[test]
+    fn azure_content_filter_is_its_own_error() {
+        let body = br#"{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"hate":{"filtered":true,"severity":"high"}}}}}"#;
+        let err = upstream(ProviderId::OPENAI, "k").error_from_body(400, &HeaderMap::new(), body);
+        assert!(
+            matches!(err, GatewayError::ContentFiltered { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.status().as_u16(), 400);
+        assert!(!err.is_retryable());
+        let body = serde_json::to_value(err.body()).expect("json");
+        assert_eq!(body["error"]["code"], "content_filter");
+        assert_eq!(body["error"]["param"], "prompt");
     }
 
     #[test]
@@ -415,7 +460,7 @@ mod tests {
     #[test]
     fn non_json_error_body_is_kept_short() {
         let body = "x".repeat(1000);
-        let (_, message, _) = parts(upstream(ProviderId::OpenAi, "k").error_from_body(
+        let (_, message, _) = parts(upstream(ProviderId::OPENAI, "k").error_from_body(
             502,
             &HeaderMap::new(),
             body.as_bytes(),

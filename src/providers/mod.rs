@@ -2,6 +2,7 @@
 //! request out, provider response or stream in) plus a thin HTTP call.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod clients;
 pub mod gemini;
 pub mod http;
@@ -21,66 +22,121 @@ use crate::error::GatewayError;
 use crate::openai::embeddings::EmbeddingsRequest;
 use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
 
-/// The providers the gateway speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ProviderId {
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
+/// A provider's name: one of the built-in three, or one declared in the
+/// configuration file (`[providers.NAME]`). Cheap to copy; names are
+/// interned when the configuration is read, so their number is bounded by
+/// the configuration, never by requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProviderId(&'static str);
+
+/// Names declared in configuration files, interned once each.
+static DECLARED: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
 
 impl ProviderId {
-    /// Every provider, in a stable order.
-    pub const ALL: [ProviderId; 3] = [Self::OpenAi, Self::Anthropic, Self::Gemini];
+    /// OpenAI (`OPENAI_API_KEY`).
+    pub const OPENAI: Self = Self("openai");
+    /// Anthropic (`ANTHROPIC_API_KEY`).
+    pub const ANTHROPIC: Self = Self("anthropic");
+    /// Google Gemini (`GOOGLE_API_KEY`).
+    pub const GEMINI: Self = Self("google");
+
+    /// The built-in providers, in a stable order.
+    pub const BUILTIN: [ProviderId; 3] = [Self::OPENAI, Self::ANTHROPIC, Self::GEMINI];
 
     /// The lowercase name used in headers, logs and `provider/model` prefixes.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenAi => "openai",
-            Self::Anthropic => "anthropic",
-            Self::Gemini => "google",
-        }
+        self.0
     }
 
-    /// The environment variable that holds this provider's API key, as
-    /// named in messages.
+    /// Whether this is one of the built-in three.
+    pub fn is_builtin(self) -> bool {
+        Self::BUILTIN.contains(&self)
+    }
+
+    /// The environment variable that holds a built-in provider's API key,
+    /// as named in messages (declared providers name theirs in config).
     pub fn key_env_var(self) -> &'static str {
         match self {
-            Self::OpenAi => "OPENAI_API_KEY",
-            Self::Anthropic => "ANTHROPIC_API_KEY",
-            Self::Gemini => "GOOGLE_API_KEY (or GEMINI_API_KEY)",
+            Self::OPENAI => "OPENAI_API_KEY",
+            Self::ANTHROPIC => "ANTHROPIC_API_KEY",
+            Self::GEMINI => "GOOGLE_API_KEY (or GEMINI_API_KEY)",
+            _ => "its [providers] table in GATEWAY_CONFIG",
         }
     }
 
-    /// Variables read for the key, first found wins.
+    /// Variables read for a built-in provider's key, first found wins.
     pub fn key_vars(self) -> &'static [&'static str] {
         match self {
-            Self::OpenAi => &["OPENAI_API_KEY"],
-            Self::Anthropic => &["ANTHROPIC_API_KEY"],
-            Self::Gemini => &["GOOGLE_API_KEY", "GEMINI_API_KEY"],
+            Self::OPENAI => &["OPENAI_API_KEY"],
+            Self::ANTHROPIC => &["ANTHROPIC_API_KEY"],
+            Self::GEMINI => &["GOOGLE_API_KEY", "GEMINI_API_KEY"],
+            _ => &[],
         }
     }
 
-    /// The variable overriding the base URL, and its default.
-    pub fn base_url_var(self) -> (&'static str, &'static str) {
+    /// The variable overriding a built-in provider's base URL, and its default.
+    pub fn base_url_var(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Self::OpenAi => ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
-            Self::Anthropic => ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
-            Self::Gemini => (
+            Self::OPENAI => Some(("OPENAI_BASE_URL", "https://api.openai.com/v1")),
+            Self::ANTHROPIC => Some(("ANTHROPIC_BASE_URL", "https://api.anthropic.com")),
+            Self::GEMINI => Some((
                 "GEMINI_BASE_URL",
                 "https://generativelanguage.googleapis.com",
-            ),
+            )),
+            _ => None,
         }
     }
 
-    /// Parses a `provider/` prefix.
+    /// Parses a `provider/` prefix: a built-in name (`gemini` too) or a
+    /// declared one. Never interns a new name.
     pub fn from_prefix(prefix: &str) -> Option<Self> {
         match prefix {
-            "openai" => Some(Self::OpenAi),
-            "anthropic" => Some(Self::Anthropic),
-            "google" | "gemini" => Some(Self::Gemini),
-            _ => None,
+            "openai" => Some(Self::OPENAI),
+            "anthropic" => Some(Self::ANTHROPIC),
+            "google" | "gemini" => Some(Self::GEMINI),
+            _ => DECLARED
+                .read()
+                .ok()?
+                .iter()
+                .find(|n| **n == prefix)
+                .map(|n| Self(n)),
         }
+    }
+
+    /// The id of a provider declared in configuration, interning its name
+    /// on first use. `name` must already be validated.
+    pub fn declare(name: &str) -> Self {
+        if let Some(id) = Self::from_prefix(name) {
+            return id;
+        }
+        let mut names = match DECLARED.write() {
+            Ok(names) => names,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(n) = names.iter().find(|n| **n == name) {
+            return Self(n);
+        }
+        let interned: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.push(interned);
+        Self(interned)
+    }
+
+    /// Built-ins first in their fixed order, then declared names by name.
+    fn rank(self) -> (usize, &'static str) {
+        let builtin = Self::BUILTIN.iter().position(|b| *b == self);
+        (builtin.unwrap_or(Self::BUILTIN.len()), self.0)
+    }
+}
+
+impl PartialOrd for ProviderId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ProviderId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
     }
 }
 
@@ -124,7 +180,16 @@ pub trait Provider: Send + Sync {
             Some("model".to_owned()),
         ))
     }
+
+    /// The model ids the server offers (`GET /models`), for providers
+    /// declared without a model list.
+    async fn list_models(&self) -> Result<Vec<String>, GatewayError> {
+        Ok(Vec::new())
+    }
 }
+
+/// Most of a `/models` answer read.
+pub const MAX_MODELS_BODY_BYTES: usize = 1024 * 1024;
 
 /// An embeddings answer.
 #[derive(Debug, Clone)]
@@ -188,8 +253,15 @@ mod tests {
 
     #[test]
     fn prefixes_parse() {
-        assert_eq!(ProviderId::from_prefix("openai"), Some(ProviderId::OpenAi));
-        assert_eq!(ProviderId::from_prefix("google"), Some(ProviderId::Gemini));
+        assert_eq!(ProviderId::from_prefix("openai"), Some(ProviderId::OPENAI));
+        assert_eq!(ProviderId::from_prefix("google"), Some(ProviderId::GEMINI));
         assert_eq!(ProviderId::from_prefix("nope"), None);
+        let declared = ProviderId::declare("prefix-test-provider");
+        assert_eq!(
+            ProviderId::from_prefix("prefix-test-provider"),
+            Some(declared)
+        );
+        assert_eq!(ProviderId::declare("prefix-test-provider"), declared);
+        assert!(ProviderId::GEMINI < declared && !declared.is_builtin());
     }
 }

@@ -10,7 +10,10 @@ use super::clients::InFlight;
 use super::http::{Answer, Upstream};
 use super::sse::{SseError, SseEvent, SseStream};
 use crate::error::GatewayError;
-use crate::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Usage};
+use crate::openai::{
+    ChatCompletionChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, ToolCallDelta,
+    ToolType, Usage,
+};
 
 /// What an upstream event meant for the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +101,37 @@ pub fn translate<T: StreamTranslator>(
             }
         }
     }))
+}
+
+/// A delta carrying text.
+pub fn content_delta(text: String) -> Delta {
+    Delta {
+        content: Some(text),
+        ..Delta::default()
+    }
+}
+
+/// A delta carrying part of tool call `index` (its id and name on the first).
+pub fn tool_delta(
+    index: u32,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: String,
+) -> Delta {
+    let first = id.is_some();
+    Delta {
+        tool_calls: Some(vec![ToolCallDelta {
+            index,
+            id,
+            r#type: first.then_some(ToolType::Function),
+            function: Some(FunctionCallDelta {
+                name,
+                arguments: Some(arguments),
+            }),
+            extra: Default::default(),
+        }]),
+        ..Delta::default()
+    }
 }
 
 /// Builds the chunks of one streamed message (same id, model and time).

@@ -166,7 +166,7 @@ mod tests {
 
     fn route() -> Route {
         Route {
-            provider: ProviderId::OpenAi,
+            provider: ProviderId::OPENAI,
             model: "gpt-4o".into(),
         }
     }

@@ -26,8 +26,6 @@ pub struct ModelInfo {
     pub context_window: u32,
     /// Accepts images.
     pub vision: bool,
-    /// Supports a JSON response format through the gateway.
-    pub json_mode: bool,
     /// Relative capability, 0..1 (for the capability strategy).
     pub quality: f64,
     /// Typical latency of a short answer in ms, used until stats exist.
@@ -48,15 +46,23 @@ const fn m(
         tier,
         context_window,
         vision: true,
-        // JSON mode is translated for OpenAI and Gemini; Anthropic refuses it.
-        json_mode: !matches!(provider, ProviderId::Anthropic),
         quality,
         latency_prior_ms,
     }
 }
 
-use ProviderId::{Anthropic as A, Gemini as G, OpenAi as O};
+const A: ProviderId = ProviderId::ANTHROPIC;
+const G: ProviderId = ProviderId::GEMINI;
+const O: ProviderId = ProviderId::OPENAI;
 use Tier::{Fast, Flagship};
+
+impl ModelInfo {
+    /// Supports a JSON response format through the gateway: translated for
+    /// OpenAI and Gemini; Anthropic refuses it.
+    pub fn json_mode(&self) -> bool {
+        self.provider != ProviderId::ANTHROPIC
+    }
+}
 
 /// Every known model, in listing order.
 pub const MODELS: &[ModelInfo] = &[

@@ -75,7 +75,7 @@ mod tests {
 
     fn upstream(status: u16) -> GatewayError {
         GatewayError::Upstream {
-            provider: ProviderId::OpenAi,
+            provider: ProviderId::OPENAI,
             status,
             message: String::new(),
             retry_after: None,
@@ -95,7 +95,7 @@ mod tests {
         }
         assert_eq!(
             next_step(&GatewayError::UpstreamTimeout {
-                provider: ProviderId::Gemini
+                provider: ProviderId::GEMINI
             }),
             Next::Retry
         );

@@ -3,6 +3,7 @@
 //! of models the gateway offers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
 
 use super::catalog::{self, TIER_ALIASES, TIER_DEFAULTS, Tier};
 use crate::config::{ConfigError, FileConfig};
@@ -38,11 +39,11 @@ pub fn provider_for(model: &str) -> Option<ProviderId> {
         || model.starts_with("chatgpt-")
         || (b.len() >= 2 && b[0] == b'o' && b[1].is_ascii_digit())
     {
-        Some(ProviderId::OpenAi)
+        Some(ProviderId::OPENAI)
     } else if model.starts_with("claude-") {
-        Some(ProviderId::Anthropic)
+        Some(ProviderId::ANTHROPIC)
     } else if model.starts_with("gemini-") {
-        Some(ProviderId::Gemini)
+        Some(ProviderId::GEMINI)
     } else {
         None
     }
@@ -64,6 +65,56 @@ pub fn resolve_name(model: &str) -> Option<Route> {
     })
 }
 
+/// Bare model names listed by configured providers (`models`, or read
+/// from a server's `/models`), and who lists each.
+type Listed = BTreeMap<String, Vec<ProviderId>>;
+
+/// Most model names one provider may add to the listing.
+pub const MAX_LISTED_MODELS: usize = 1_000;
+
+/// What a name resolves to.
+#[derive(Debug)]
+enum Resolved {
+    /// One route.
+    Route(Route),
+    /// Several providers list the bare name and none owns its family.
+    Ambiguous(Vec<ProviderId>),
+    /// Nothing serves it.
+    Unknown,
+}
+
+/// Resolves `provider/model`, or a bare name: its family's provider when
+/// that is configured, else the one provider that lists it.
+fn resolve_in(listed: &Listed, configured: &BTreeSet<ProviderId>, name: &str) -> Resolved {
+    if let Some((prefix, rest)) = name.split_once('/')
+        && let Some(provider) = ProviderId::from_prefix(prefix)
+    {
+        return if rest.is_empty() {
+            Resolved::Unknown
+        } else {
+            Resolved::Route(Route {
+                provider,
+                model: rest.to_owned(),
+            })
+        };
+    }
+    let route = |provider| {
+        Resolved::Route(Route {
+            provider,
+            model: name.to_owned(),
+        })
+    };
+    let family = provider_for(name);
+    if let Some(family) = family.filter(|f| configured.contains(f)) {
+        return route(family);
+    }
+    match listed.get(name).map(Vec::as_slice).unwrap_or_default() {
+        [one] => route(*one),
+        [] => family.map_or(Resolved::Unknown, route),
+        many => Resolved::Ambiguous(many.to_vec()),
+    }
+}
+
 /// How a name maps to candidates.
 #[derive(Debug, Clone)]
 enum Target {
@@ -81,6 +132,7 @@ pub struct Routes {
     cross_provider: bool,
     configured: BTreeSet<ProviderId>,
     extra_models: Vec<(String, ProviderId)>,
+    listed: Arc<RwLock<Listed>>,
     smart_alias: String,
 }
 
@@ -90,14 +142,38 @@ impl Routes {
         file: &FileConfig,
         configured: impl IntoIterator<Item = ProviderId>,
     ) -> Result<Self, ConfigError> {
-        let unresolvable = |what: &str, name: &str| ConfigError {
+        Self::with_listed(file, configured, std::iter::empty())
+    }
+
+    /// Builds the table with the models each provider lists; every name in
+    /// the file must resolve.
+    pub fn with_listed<'a>(
+        file: &FileConfig,
+        configured: impl IntoIterator<Item = ProviderId>,
+        listed: impl IntoIterator<Item = (ProviderId, &'a [String])>,
+    ) -> Result<Self, ConfigError> {
+        let configured: BTreeSet<ProviderId> = configured.into_iter().collect();
+        let mut listing = Listed::new();
+        for (provider, models) in listed {
+            add_listed(&mut listing, provider, models);
+        }
+        let unresolvable = |what: &str, name: &str, why: String| ConfigError {
             var: "GATEWAY_CONFIG".into(),
-            message: format!(
-                "{what} '{name}' names no known provider (use provider/model with openai, anthropic or google)"
-            ),
+            message: format!("{what} '{name}' {why}"),
         };
-        let resolve =
-            |what: &str, name: &str| resolve_name(name).ok_or_else(|| unresolvable(what, name));
+        let resolve = |what: &str, name: &str| match resolve_in(&listing, &configured, name) {
+            Resolved::Route(route) => Ok(route),
+            Resolved::Ambiguous(by) => Err(unresolvable(
+                what,
+                name,
+                format!("is listed by {}; use provider/model", join(&by)),
+            )),
+            Resolved::Unknown => Err(unresolvable(
+                what,
+                name,
+                "names no known provider (use provider/model with a configured provider)".into(),
+            )),
+        };
         let chain = |what: &str, names: &[String]| -> Result<Vec<Route>, ConfigError> {
             names.iter().map(|n| resolve(what, n)).collect()
         };
@@ -116,7 +192,7 @@ impl Routes {
         }
         for (name, targets) in &file.routes {
             if targets.is_empty() {
-                return Err(unresolvable("route", name));
+                return Err(unresolvable("route", name, "lists no model".into()));
             }
             names.insert(name.clone(), Target::Chain(chain("route member", targets)?));
         }
@@ -133,8 +209,9 @@ impl Routes {
             names,
             fallbacks,
             cross_provider: file.routing.cross_provider_fallbacks.unwrap_or(true),
-            configured: configured.into_iter().collect(),
+            configured,
             extra_models,
+            listed: Arc::new(RwLock::new(listing)),
             smart_alias: file
                 .routing
                 .smart_alias
@@ -157,9 +234,7 @@ impl Routes {
             Some(Target::Chain(chain)) => chain.clone(),
             Some(Target::Model(route)) => self.with_fallbacks(route),
             None => {
-                let route = resolve_name(model).ok_or_else(|| GatewayError::ModelNotFound {
-                    model: model.to_owned(),
-                })?;
+                let route = self.resolve(model)?;
                 if !self.configured.contains(&route.provider) {
                     return Err(not_configured(model, route.provider));
                 }
@@ -179,6 +254,36 @@ impl Routes {
             }),
             (false, _) => Ok(usable),
         }
+    }
+
+    /// The route of a name outside the table.
+    fn resolve(&self, model: &str) -> Result<Route, GatewayError> {
+        let resolved = match self.listed.read() {
+            Ok(listed) => resolve_in(&listed, &self.configured, model),
+            Err(poisoned) => resolve_in(&poisoned.into_inner(), &self.configured, model),
+        };
+        match resolved {
+            Resolved::Route(route) => Ok(route),
+            Resolved::Ambiguous(by) => Err(GatewayError::invalid(
+                format!(
+                    "the model '{model}' is served by {}; name one as provider/model",
+                    join(&by)
+                ),
+                Some("model".to_owned()),
+            )),
+            Resolved::Unknown => Err(GatewayError::ModelNotFound {
+                model: model.to_owned(),
+            }),
+        }
+    }
+
+    /// Adds models a provider lists (read from its `/models` after start).
+    pub fn add_listed(&self, provider: ProviderId, models: &[String]) {
+        let mut listed = match self.listed.write() {
+            Ok(listed) => listed,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        add_listed(&mut listed, provider, models);
     }
 
     /// Every catalogued model whose provider has a key: the smart-routing pool.
@@ -219,11 +324,28 @@ impl Routes {
         };
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
+        let listed: Vec<(String, ProviderId)> = match self.listed.read() {
+            Ok(listed) => listed
+                .iter()
+                .flat_map(|(m, by)| by.iter().map(|p| (m.clone(), *p)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         let catalogue = catalog::MODELS.iter().map(|m| (m.id, m.provider));
         let extra = self.extra_models.iter().map(|(m, p)| (m.as_str(), *p));
-        for (id, provider) in catalogue.chain(extra) {
-            if self.configured.contains(&provider) && seen.insert(id.to_owned()) {
-                out.push(object(id, provider.as_str()));
+        let listed = listed.iter().map(|(m, p)| (m.as_str(), *p));
+        for (id, provider) in catalogue.chain(extra).chain(listed) {
+            if !self.configured.contains(&provider) {
+                continue;
+            }
+            // A name another provider also lists is offered as provider/model.
+            let name = if seen.contains(id) {
+                format!("{provider}/{id}")
+            } else {
+                id.to_owned()
+            };
+            if seen.insert(name.clone()) {
+                out.push(object(&name, provider.as_str()));
             }
         }
         for (name, target) in &self.names {
@@ -240,6 +362,20 @@ impl Routes {
         }
         out
     }
+}
+
+fn add_listed(listed: &mut Listed, provider: ProviderId, models: &[String]) {
+    for model in models.iter().take(MAX_LISTED_MODELS) {
+        let by = listed.entry(model.clone()).or_default();
+        if !by.contains(&provider) {
+            by.push(provider);
+        }
+    }
+}
+
+fn join(providers: &[ProviderId]) -> String {
+    let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
+    names.join(", ")
 }
 
 fn not_configured(model: &str, provider: ProviderId) -> GatewayError {
@@ -278,7 +414,7 @@ mod tests {
     }
 
     fn all() -> [ProviderId; 3] {
-        ProviderId::ALL
+        ProviderId::BUILTIN
     }
 
     fn names(routes: &[Route]) -> Vec<String> {
@@ -287,7 +423,7 @@ mod tests {
 
     #[test]
     fn names_route_by_family_and_prefix() {
-        let r = Routes::new(&file(&[]), [ProviderId::OpenAi]).expect("valid");
+        let r = Routes::new(&file(&[]), [ProviderId::OPENAI]).expect("valid");
         for (model, upstream) in [
             ("gpt-4o-mini", "gpt-4o-mini"),
             ("o3-mini", "o3-mini"),
@@ -296,7 +432,7 @@ mod tests {
             ("openai/custom-model", "custom-model"),
         ] {
             let route = &r.candidates(model).expect(model)[0];
-            assert_eq!(route.provider, ProviderId::OpenAi);
+            assert_eq!(route.provider, ProviderId::OPENAI);
             assert_eq!(route.model, upstream);
         }
         for bad in ["llama-3", "openai/", "omni"] {
@@ -309,7 +445,7 @@ mod tests {
 
     #[test]
     fn unconfigured_provider_names_its_key_even_with_fallbacks() {
-        let r = Routes::new(&file(&[]), [ProviderId::OpenAi]).expect("valid");
+        let r = Routes::new(&file(&[]), [ProviderId::OPENAI]).expect("valid");
         let err = r.candidates("claude-opus-4-8").expect_err("not configured");
         assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
     }
@@ -340,7 +476,7 @@ mod tests {
         );
         // Built-in tier routes, filtered to configured providers.
         let partial =
-            Routes::new(&file(&[]), [ProviderId::Gemini, ProviderId::Anthropic]).expect("valid");
+            Routes::new(&file(&[]), [ProviderId::GEMINI, ProviderId::ANTHROPIC]).expect("valid");
         assert_eq!(
             names(&partial.candidates("fast").expect("chain")),
             ["anthropic/claude-haiku-4-5", "google/gemini-2.5-flash"]
@@ -392,7 +528,7 @@ mod tests {
                 ("fast2", "gpt-4o-mini"),
                 ("smart", "anthropic/claude-opus-4-8"),
             ]),
-            [ProviderId::OpenAi],
+            [ProviderId::OPENAI],
         )
         .expect("valid");
         let ids: Vec<String> = r.list().into_iter().map(|m| m.id).collect();

@@ -185,7 +185,7 @@ mod tests {
     fn records_latency_percentiles_and_errors() {
         let stats = Stats::default();
         let route = Route {
-            provider: ProviderId::Gemini,
+            provider: ProviderId::GEMINI,
             model: "gemini-2.5-flash".into(),
         };
         assert_eq!(stats.latency_ms(&route), None);

@@ -122,7 +122,7 @@ impl Requirements {
     /// Whether a catalogued model can serve the request.
     pub fn served_by(&self, info: &ModelInfo) -> bool {
         (!self.images || info.vision)
-            && (!self.json || info.json_mode)
+            && (!self.json || info.json_mode())
             && self.prompt_tokens + self.output_tokens <= u64::from(info.context_window)
     }
 
@@ -223,10 +223,10 @@ mod tests {
 
     fn pool() -> Vec<Route> {
         vec![
-            route(ProviderId::OpenAi, "gpt-5.5"),
-            route(ProviderId::Anthropic, "claude-opus-4-8"),
-            route(ProviderId::Gemini, "gemini-2.5-flash"),
-            route(ProviderId::OpenAi, "gpt-5.4-nano"),
+            route(ProviderId::OPENAI, "gpt-5.5"),
+            route(ProviderId::ANTHROPIC, "claude-opus-4-8"),
+            route(ProviderId::GEMINI, "gemini-2.5-flash"),
+            route(ProviderId::OPENAI, "gpt-5.4-nano"),
         ]
     }
 
@@ -273,7 +273,7 @@ mod tests {
         assert!(
             ranked
                 .iter()
-                .all(|s| s.route.provider != ProviderId::Anthropic)
+                .all(|s| s.route.provider != ProviderId::ANTHROPIC)
         );
         let huge = Requirements {
             prompt_tokens: 600_000,

@@ -127,27 +127,7 @@ impl DynamoStore {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                if let Some(region) = &self.aws.region {
-                    loader = loader.region(aws_config::Region::new(region.clone()));
-                }
-                if let Some(endpoint) = &self.aws.endpoint {
-                    loader = loader.endpoint_url(endpoint);
-                }
-                if let (Some(key), Some(secret)) = (&self.aws.access_key, &self.aws.secret_key) {
-                    loader =
-                        loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                            key.expose(),
-                            secret.expose(),
-                            self.aws
-                                .session_token
-                                .as_ref()
-                                .map(|t| t.expose().to_owned()),
-                            None,
-                            "environment",
-                        ));
-                }
-                let config = loader.load().await;
+                let config = self.aws.sdk_config().await;
                 let dynamo = aws_sdk_dynamodb::config::Builder::from(&config)
                     .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
                     .build();

@@ -31,7 +31,7 @@ impl Anthropic {
     /// Builds the adapter on the shared upstream settings.
     pub fn new(upstream: Upstream, config: &ProviderConfig) -> Result<Self, GatewayError> {
         Ok(Self {
-            key_header: sensitive_header(config.api_key.expose())?,
+            key_header: sensitive_header(config.required_key()?)?,
             url: format!("{}/v1/messages", config.base_url),
             upstream,
         })
@@ -60,7 +60,7 @@ impl Anthropic {
 #[async_trait]
 impl Provider for Anthropic {
     fn id(&self) -> ProviderId {
-        ProviderId::Anthropic
+        ProviderId::ANTHROPIC
     }
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {

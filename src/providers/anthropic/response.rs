@@ -9,12 +9,11 @@ use crate::clock::unix_seconds;
 use crate::error::GatewayError;
 use crate::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionChunk, Choice, Delta, FinishReason,
-    FunctionCall, FunctionCallDelta, PromptTokensDetails, Role, ToolCall, ToolCallDelta, ToolType,
-    Usage,
+    FunctionCall, PromptTokensDetails, Role, ToolCall, ToolType, Usage,
 };
 use crate::providers::http::Upstream;
 use crate::providers::sse::SseEvent;
-use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator};
+use crate::providers::stream::{ChunkBuilder, Flow, StreamTranslator, content_delta, tool_delta};
 
 /// A non-streaming Messages response.
 #[derive(Debug, Deserialize)]
@@ -284,30 +283,6 @@ impl AnthropicStream {
             .iter()
             .find(|(b, _)| *b == block)
             .map(|(_, t)| *t)
-    }
-}
-
-fn content_delta(text: String) -> Delta {
-    Delta {
-        content: Some(text),
-        ..Delta::default()
-    }
-}
-
-fn tool_delta(index: u32, id: Option<String>, name: Option<String>, arguments: String) -> Delta {
-    let first = id.is_some();
-    Delta {
-        tool_calls: Some(vec![ToolCallDelta {
-            index,
-            id,
-            r#type: first.then_some(ToolType::Function),
-            function: Some(FunctionCallDelta {
-                name,
-                arguments: Some(arguments),
-            }),
-            extra: Default::default(),
-        }]),
-        ..Delta::default()
     }
 }
 

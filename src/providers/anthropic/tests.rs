@@ -292,7 +292,7 @@ fn response_translates_text_tools_stop_reasons_and_usage() {
 }
 
 fn stream_upstream() -> Upstream {
-    Upstream::for_tests(ProviderId::Anthropic, "sk-ant-secret-0123456789")
+    Upstream::for_tests(ProviderId::ANTHROPIC, "sk-ant-secret-0123456789")
 }
 
 /// Feeds recorded events; returns the chunks as JSON and the final outcome.

@@ -31,7 +31,7 @@ impl Gemini {
     /// Builds the adapter on the shared upstream settings.
     pub fn new(upstream: Upstream, config: &ProviderConfig) -> Result<Self, GatewayError> {
         Ok(Self {
-            key_header: sensitive_header(config.api_key.expose())?,
+            key_header: sensitive_header(config.required_key()?)?,
             models_url: format!("{}/v1beta/models", config.base_url),
             upstream,
         })
@@ -81,7 +81,7 @@ fn path_model(model: &str) -> Result<&str, GatewayError> {
 #[async_trait]
 impl Provider for Gemini {
     fn id(&self) -> ProviderId {
-        ProviderId::Gemini
+        ProviderId::GEMINI
     }
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {

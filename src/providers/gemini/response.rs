@@ -333,7 +333,7 @@ impl StreamTranslator for GeminiStream {
             // it is bounded (OpenAI's `n` is at most 128).
             if slot >= MAX_CANDIDATES {
                 return Err(GatewayError::UpstreamProtocol {
-                    provider: ProviderId::Gemini,
+                    provider: ProviderId::GEMINI,
                     detail: format!("candidate index {index} is out of range"),
                 });
             }

@@ -302,7 +302,7 @@ fn response_translates_calls_signatures_finish_reasons_and_usage() {
 }
 
 fn run_stream(events: &[Value], end: bool) -> (Vec<Value>, Result<(), GatewayError>) {
-    let upstream = Upstream::for_tests(ProviderId::Gemini, "gemini-secret-0123456789");
+    let upstream = Upstream::for_tests(ProviderId::GEMINI, "gemini-secret-0123456789");
     let mut t = GeminiStream::new(upstream, "gemini-2.5-flash");
     let mut out: VecDeque<ChatCompletionChunk> = VecDeque::new();
     let mut outcome = Ok(());
