@@ -34,6 +34,10 @@ pub struct Directives {
     pub inspect: bool,
     /// Apply the faults only to the first N requests with this text.
     pub flaky: Option<u64>,
+    /// A content filter acts: `prompt` (the request is refused with the
+    /// provider's content-filter error) or `output` (the answer stops with a
+    /// content-filter finish reason).
+    pub filter: Option<String>,
 }
 
 impl Directives {
@@ -82,6 +86,7 @@ impl Directives {
                 "words" => d.words = number.and_then(|n| usize::try_from(n).ok()),
                 "inspect" => d.inspect = true,
                 "flaky" => d.flaky = number,
+                "filter" => d.filter = Some(value.to_owned()),
                 _ => {}
             }
         }

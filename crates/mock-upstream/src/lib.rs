@@ -30,12 +30,21 @@
 //! streamed. Routes: OpenAI `POST /v1/chat/completions` and `GET /v1/models`;
 //! Anthropic `POST /v1/messages`; Gemini `POST
 //! /v1beta/models/{model}:generateContent` and
-//! `:streamGenerateContent?alt=sse`. Each checks its provider's key header
-//! and rejects request shapes the real API rejects.
+//! `:streamGenerateContent?alt=sse`; Azure OpenAI `POST
+//! /openai/deployments/{deployment}/chat/completions?api-version=…` and
+//! `/openai/v1/chat/completions` (`api-key` header); Bedrock `POST
+//! /model/{modelId}/converse` and `/converse-stream` (AWS event-stream
+//! frames, SigV4 `Authorization` required). Each checks its provider's key
+//! header and rejects request shapes the real API rejects.
+//! `mock:filter=prompt` / `mock:filter=output` make a content filter act
+//! (Azure's `content_filter` error or finish reason; Bedrock's
+//! `guardrail_intervened` stop reason).
 
 #![forbid(unsafe_code)]
 
 mod anthropic;
+mod azure;
+mod bedrock;
 mod directives;
 mod gemini;
 mod openai;
@@ -334,7 +343,15 @@ async fn handle(
         )),
         (Method::POST, "/v1/chat/completions") => {
             record(&state);
-            openai::chat(&state, &headers, body).await
+            openai::chat(&state, &headers, body, "openai").await
+        }
+        (Method::POST, p) if p.starts_with("/openai/") => {
+            record(&state);
+            azure::chat(&state, &headers, p, &query, body).await
+        }
+        (Method::POST, p) if p.starts_with("/model/") => {
+            record(&state);
+            bedrock::converse(&state, &headers, p, body).await
         }
         (Method::GET, "/v1/models") => Ok(openai::models(&state, &headers)),
         (Method::POST, "/v1/embeddings") => {

@@ -245,11 +245,25 @@ pub(crate) async fn embeddings(
     ))
 }
 
-/// `POST /v1/chat/completions`.
+/// Azure's refusal of a prompt its content filter caught.
+fn content_filter_error() -> Response<MockBody> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": {"message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. Please modify your prompt and retry.",
+            "type": null, "param": "prompt", "code": "content_filter", "status": 400,
+            "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": {
+                "hate": {"filtered": true, "severity": "high"}, "jailbreak": {"filtered": false, "detected": false},
+                "self_harm": {"filtered": false, "severity": "safe"}, "sexual": {"filtered": false, "severity": "safe"},
+                "violence": {"filtered": false, "severity": "safe"}}}}}),
+    )
+}
+
+/// `POST /v1/chat/completions` (and Azure's, as `provider` "azure").
 pub(crate) async fn chat(
     state: &Arc<MockState>,
     headers: &HeaderMap,
     body: Value,
+    provider: &str,
 ) -> Result<Response<MockBody>, DropConnection> {
     if let Err(response) = check_key(state, headers) {
         return Ok(*response);
@@ -265,7 +279,7 @@ pub(crate) async fn chat(
         ));
     }
     let text = last_user_text(&body);
-    let d = Directives::for_request(state, "openai", &text);
+    let d = Directives::for_request(state, provider, &text);
     if let Some(delay) = d.delay {
         tokio::time::sleep(delay).await;
     }
@@ -275,14 +289,21 @@ pub(crate) async fn chat(
     if let Some(status) = d.status {
         return Ok(status_error(status));
     }
+    if d.filter.as_deref() == Some("prompt") {
+        return Ok(content_filter_error());
+    }
+    let filtered = d.filter.as_deref() == Some("output");
     let id = format!("chatcmpl-mock{}", state.next_id());
     let model = body["model"].as_str().unwrap_or_default().to_owned();
-    let answer = Answer::new(
+    let mut answer = Answer::new(
         &text,
         &d,
         body["tools"][0]["function"]["name"].as_str(),
         || summary(&body),
     );
+    if filtered {
+        answer.words.clear();
+    }
     let completion = answer.words.len() as u64;
     let usage = json!({
         "prompt_tokens": prompt_tokens(&body),
@@ -299,7 +320,7 @@ pub(crate) async fn chat(
         let include_usage = body["stream_options"]["include_usage"] == true;
         return Ok(play(
             state,
-            stream_script(&id, &model, &answer, usage, include_usage),
+            stream_script(&id, &model, &answer, usage, include_usage, filtered),
             &d,
         ));
     }
@@ -318,7 +339,7 @@ pub(crate) async fn chat(
                 ),
                 None => (
                     json!({"role": "assistant", "content": answer.text(), "refusal": null, "annotations": []}),
-                    "stop",
+                    if filtered { "content_filter" } else { "stop" },
                 ),
             };
             json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish})
@@ -342,6 +363,7 @@ fn stream_script(
     answer: &Answer,
     usage: Value,
     include_usage: bool,
+    filtered: bool,
 ) -> StreamScript {
     let chunk = |delta: Value, finish: Option<&str>| {
         let mut chunk = json!({
@@ -381,6 +403,8 @@ fn stream_script(
     };
     let finish = if answer.tool.is_some() {
         "tool_calls"
+    } else if filtered {
+        "content_filter"
     } else {
         "stop"
     };

@@ -106,6 +106,16 @@ pub(crate) fn play(
     script: StreamScript,
     d: &Directives,
 ) -> Response<MockBody> {
+    play_as(state, script, d, "text/event-stream; charset=utf-8")
+}
+
+/// Streams `script` with `content_type`, applying `d`'s faults.
+pub(crate) fn play_as(
+    state: &Arc<MockState>,
+    script: StreamScript,
+    d: &Directives,
+    content_type: &'static str,
+) -> Response<MockBody> {
     let (tx, rx) = mpsc::channel::<Item>(4);
     let mut released = state.release.subscribe();
     released.borrow_and_update();
@@ -165,7 +175,7 @@ pub(crate) fn play(
             }
         }
     });
-    sse_response(rx)
+    stream_response(rx, content_type)
 }
 
 /// Marks a stream closed when dropped.
@@ -181,10 +191,10 @@ impl Drop for OpenStream {
 pub(crate) fn garbage_stream() -> Response<MockBody> {
     let (tx, rx) = mpsc::channel::<Item>(1);
     let _ = tx.try_send(Ok(Bytes::from_static(b"data: {this is not json\n\n")));
-    sse_response(rx)
+    stream_response(rx, "text/event-stream; charset=utf-8")
 }
 
-fn sse_response(rx: mpsc::Receiver<Item>) -> Response<MockBody> {
+fn stream_response(rx: mpsc::Receiver<Item>, content_type: &'static str) -> Response<MockBody> {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item.map(Frame::data), rx))
     });
@@ -192,7 +202,7 @@ fn sse_response(rx: mpsc::Receiver<Item>) -> Response<MockBody> {
     let headers = response.headers_mut();
     headers.insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     headers.insert(
         hyper::header::CACHE_CONTROL,
