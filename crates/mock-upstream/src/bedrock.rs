@@ -176,7 +176,7 @@ fn validate(body: &Value) -> Result<(), String> {
         return Err("system: a list of text blocks is expected".into());
     }
     if let Some(max) = body["inferenceConfig"].get("maxTokens")
-        && !max.as_u64().is_some_and(|m| m >= 1)
+        && max.as_u64().is_none_or(|m| m < 1)
     {
         return Err("inferenceConfig.maxTokens must be at least 1".into());
     }
