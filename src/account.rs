@@ -195,6 +195,19 @@ impl Account {
         self.relayed_chars += chunk.generated_chars();
     }
 
+    /// Completes a stream that ended without the provider's usage (a
+    /// server told not to send it): the estimate becomes its usage, and is
+    /// returned for the client's usage chunk.
+    pub fn estimate_missing_usage(&mut self) -> Option<Usage> {
+        if self.usage.is_some() || !self.stream || self.served_by.is_none() {
+            return None;
+        }
+        let usage = self.estimated_usage();
+        self.usage = Some(usage.clone());
+        self.usage_estimated = true;
+        Some(usage)
+    }
+
     /// Prices the request once (adding it to this instance's counters) and
     /// returns its cost: zero for a cache hit, `None` without usage or a
     /// price. A stream a provider started that ended without its usage is

@@ -548,42 +548,69 @@ fn relay<F: Format>(
     exchange: Exchange,
     format: F,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send {
-    futures_util::stream::unfold(Some((chunks, exchange, format)), move |state| async move {
-        let (mut chunks, mut exchange, mut format) = state?;
-        loop {
-            let waiting = Instant::now();
-            let next = chunks.next().await;
-            exchange.log.add_upstream(waiting.elapsed());
-            match next {
-                Some(Ok(chunk)) => {
-                    exchange.account.relayed(&chunk);
-                    exchange.log.relayed(&chunk);
-                    let events = format.events(chunk);
-                    if events.is_empty() {
-                        continue;
+    futures_util::stream::unfold(
+        Some((chunks, exchange, format, None)),
+        move |state| async move {
+            let (mut chunks, mut exchange, mut format, mut head): (
+                _,
+                _,
+                _,
+                Option<ChatCompletionChunk>,
+            ) = state?;
+            loop {
+                let waiting = Instant::now();
+                let next = chunks.next().await;
+                exchange.log.add_upstream(waiting.elapsed());
+                match next {
+                    Some(Ok(chunk)) => {
+                        exchange.account.relayed(&chunk);
+                        exchange.log.relayed(&chunk);
+                        if head.is_none() {
+                            head = Some(chunk.clone());
+                        }
+                        let events = format.events(chunk);
+                        if events.is_empty() {
+                            continue;
+                        }
+                        let state = Some((chunks, exchange, format, head));
+                        return Some((Ok(events.concat().into()), state));
                     }
-                    return Some((Ok(events.concat().into()), Some((chunks, exchange, format))));
-                }
-                Some(Err(error)) => {
-                    let events = format.failure(&error);
-                    if let Some(after) = exchange.account.abandon().spawn() {
-                        let _ = after.await;
+                    Some(Err(error)) => {
+                        let events = format.failure(&error);
+                        if let Some(after) = exchange.account.abandon().spawn() {
+                            let _ = after.await;
+                        }
+                        exchange.end(error.status().as_u16(), Some(&error.to_string()));
+                        return Some((Ok(events.concat().into()), None));
                     }
-                    exchange.end(error.status().as_u16(), Some(&error.to_string()));
-                    return Some((Ok(events.concat().into()), None));
-                }
-                None => {
-                    let events = format.finish();
-                    let writes = exchange.account.close(None, format.store());
-                    if let Some(after) = writes.spawn() {
-                        let _ = after.await;
+                    None => {
+                        // A server that sends no usage (`stream_options = false`)
+                        // still gives the client a usage chunk: the estimate billed.
+                        let mut events = match (exchange.account.estimate_missing_usage(), head) {
+                            (Some(usage), Some(head)) => format.events(usage_chunk(head, usage)),
+                            _ => Vec::new(),
+                        };
+                        events.extend(format.finish());
+                        let writes = exchange.account.close(None, format.store());
+                        if let Some(after) = writes.spawn() {
+                            let _ = after.await;
+                        }
+                        exchange.end(200, None);
+                        return Some((Ok(events.concat().into()), None));
                     }
-                    exchange.end(200, None);
-                    return Some((Ok(events.concat().into()), None));
                 }
             }
-        }
-    })
+        },
+    )
+}
+
+/// The usage-only chunk of a stream whose first chunk was `head`.
+fn usage_chunk(head: ChatCompletionChunk, usage: crate::openai::Usage) -> ChatCompletionChunk {
+    ChatCompletionChunk {
+        choices: Vec::new(),
+        usage: Some(usage),
+        ..head
+    }
 }
 
 /// An SSE event carrying an OpenAI error object.
