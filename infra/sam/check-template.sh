@@ -18,7 +18,7 @@ AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" "$ROOT/infra/sam/translate.py" "
 param() { printf '{"ParameterKey":"%s","ParameterValue":%s}' "$1" "$2"; }
 VPC="$(param VpcId '"vpc-0123456789abcdef0"'),$(param SubnetIds '["subnet-0123456789abcdef0","subnet-0123456789abcdef1"]')"
 SHAPES=(
-  "$(param Endpoint '"function-url"'),$(param CacheMode '"off"')"
+  "$(param Endpoint '"function-url"'),$(param CacheMode '"off"'),$(param BedrockModels '["anthropic.claude-3-5-haiku-20241022-v1:0","us.anthropic.claude-3-5-haiku-20241022-v1:0","amazon.nova-lite-v1:0"]')"
   "$(param Endpoint '"rest-api"'),$(param CacheMode '"existing"'),$(param ExistingRedisUrl '"rediss://cache.example:6379"'),$(param RestApiKeys '"true"'),$(param RestQuotaPerDay '10000')"
   "$(param Endpoint '"both"'),$(param CacheMode '"create"'),$VPC,$(param SemanticCache '"true"'),$(param RestApiAuth '"AWS_IAM"'),$(param FunctionUrlAuth '"AWS_IAM"'),$(param ClientAuth '"iam"'),$(param RestAccessLogs '"false"')"
 )
