@@ -27,6 +27,8 @@ const EXAMPLES: &[&str] = &[
     "ANTHROPIC_API_KEY",
     "GOOGLE_API_KEY",
     "GATEWAY_CONFIG",
+    "GROQ_API_KEY",
+    "AZURE_OPENAI_API_KEY",
 ];
 
 /// (set, commented-out) settings of `.env.example`.
@@ -121,12 +123,23 @@ fn the_example_configuration_uses_every_section_and_loads() {
     }
     let config = Config::from_lookup(|name| match name {
         "GATEWAY_CONFIG" => Some(path.to_owned()),
-        "OPENAI_API_KEY" | "ANTHROPIC_API_KEY" | "GOOGLE_API_KEY" => {
-            Some("sk-example-0123456789".into())
-        }
+        "OPENAI_API_KEY"
+        | "ANTHROPIC_API_KEY"
+        | "GOOGLE_API_KEY"
+        | "GROQ_API_KEY"
+        | "AZURE_OPENAI_API_KEY" => Some("sk-example-0123456789".into()),
         _ => None,
     })
     .expect("examples/gateway.toml loads");
     assert!(config.file.limits.contains_key("per_key"));
+    for (name, kind) in [
+        ("groq", "openai"),
+        ("ollama", "openai"),
+        ("azure", "azure"),
+        ("bedrock", "bedrock"),
+    ] {
+        let id = llm_gateway::providers::ProviderId::from_prefix(name).expect("declared");
+        assert_eq!(config.providers[&id].kind.as_str(), kind);
+    }
     assert_eq!(config.file.aliases["quick"], "gpt-5.4-mini");
 }

@@ -99,6 +99,12 @@ mod tests {
             }),
             Next::Retry
         );
+        // Another provider would only be a way around the operator's filter.
+        let filtered = GatewayError::ContentFiltered {
+            provider: ProviderId::declare("azure-test"),
+            message: String::new(),
+        };
+        assert_eq!(next_step(&filtered), Next::Stop);
         assert!(
             is_health_failure(&upstream(503))
                 && !is_health_failure(&upstream(429))
