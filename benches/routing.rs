@@ -6,6 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use llm_gateway::api::chat::parse_request;
 use llm_gateway::config::FileConfig;
+use llm_gateway::pricing::Pricing;
 use llm_gateway::providers::ProviderId;
 use llm_gateway::routing::stats::Stats;
 use llm_gateway::routing::strategy::Strategy;
@@ -15,6 +16,7 @@ use serde_json::json;
 fn bench(c: &mut Criterion) {
     let routes = Routes::new(&FileConfig::default(), ProviderId::BUILTIN).expect("routes");
     let stats = Stats::default();
+    let pricing = Pricing::new(&Default::default()).expect("prices");
     for route in routes.smart_pool() {
         stats.success(&route, std::time::Duration::from_millis(300), None);
     }
@@ -35,6 +37,7 @@ fn bench(c: &mut Criterion) {
                     black_box(&smart),
                     None,
                     Strategy::Balanced,
+                    |r| pricing.per_million(r.provider.as_str(), &r.model),
                 )
                 .expect("plan")
             })
@@ -49,6 +52,7 @@ fn bench(c: &mut Criterion) {
                 black_box(&chain),
                 None,
                 Strategy::Balanced,
+                |r| pricing.per_million(r.provider.as_str(), &r.model),
             )
             .expect("plan")
         })

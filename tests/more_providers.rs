@@ -431,3 +431,46 @@ async fn failover_runs_across_bedrock_anthropic_and_azure() {
     .await;
     assert_eq!((status, s.content.as_str()), (200, "Echo: z"));
 }
+
+#[tokio::test]
+async fn declared_providers_join_cost_routing_and_have_their_own_limits() {
+    let local = keyless().await;
+    let config = "[routes]\nmixed = [\"openai/gpt-5.5\", \"groq/llama-3.3-70b-versatile\"]\n\
+                  [limits.groq]\nrequests_per_minute = 2\n";
+    let h = gateway("cost-limits", &local, config).await;
+    let response = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(common::CLIENT_KEY)
+        .header("x-routing-strategy", "cost")
+        .header("content-type", "application/json")
+        .body(chat_body("mixed", "cheapest please").to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-gateway-provider"),
+        "groq",
+        "its configured price makes it the cheaper member"
+    );
+    let second = h
+        .chat(&chat_body("groq/llama-3.3-70b-versatile", "two"))
+        .await;
+    assert_eq!(second.status(), 200);
+    let third = h
+        .chat(&chat_body("groq/llama-3.3-70b-versatile", "three"))
+        .await;
+    assert_eq!(
+        third.status(),
+        429,
+        "[limits.groq] applies to the declared provider"
+    );
+    let json = json_of(third).await;
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("groq")),
+        "{json}"
+    );
+}

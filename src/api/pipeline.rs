@@ -358,6 +358,12 @@ async fn serve(
         &request,
         asked,
         state.config.strategy,
+        |r| {
+            state
+                .ledger
+                .pricing()
+                .per_million(r.provider.as_str(), &r.model)
+        },
     )?;
     if state.ledger.pricing().unpriced() == Unpriced::Refuse {
         refuse_unpriced(state, &request.model, &mut plan.candidates)?;
@@ -466,7 +472,7 @@ fn refuse_unpriced(
 ) -> Result<(), GatewayError> {
     let pricing = state.ledger.pricing();
     let first = candidates.first().map(|r| r.model.clone());
-    candidates.retain(|r| pricing.price(&r.to_string()).is_some());
+    candidates.retain(|r| pricing.price_at(r.provider.as_str(), &r.model).is_some());
     if candidates.is_empty() {
         let unpriced = first.unwrap_or_else(|| model.to_owned());
         let unpriced: String = unpriced.chars().take(200).collect();

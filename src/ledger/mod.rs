@@ -299,11 +299,10 @@ impl Ledger {
     /// Adds what a served request cost; returns the cost. A model without
     /// a table price is counted, and charged per the unpriced policy.
     pub fn record(&self, provider: &str, model: &str, usage: &Usage) -> Option<Cost> {
-        let priced = format!("{provider}/{model}");
-        if self.pricing.price(&priced).is_none() {
+        if self.pricing.price_at(provider, model).is_none() {
             self.unpriced.fetch_add(1, Ordering::Relaxed);
         }
-        let cost = self.pricing.cost(&priced, usage)?;
+        let cost = self.pricing.cost_at(provider, model, usage)?;
         self.spent.fetch_add(cost.0, Ordering::Relaxed);
         if let Ok(mut by_model) = self.by_model.lock() {
             let mut name = (provider.to_owned(), model.to_owned());

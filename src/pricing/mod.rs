@@ -252,6 +252,8 @@ impl Unpriced {
 #[derive(Debug, Clone)]
 pub struct Pricing {
     table: BTreeMap<String, Price>,
+    /// Whether any price is scoped to a provider (`NAME/model`).
+    scoped: bool,
     unpriced: Unpriced,
 }
 
@@ -272,6 +274,7 @@ impl Pricing {
             table.insert(model.clone(), price);
         }
         Ok(Self {
+            scoped: overrides.keys().any(|m| m.contains('/')),
             table,
             unpriced: Unpriced::parse("charge")?,
         })
@@ -294,17 +297,7 @@ impl Pricing {
     /// `-20250514`) or a version number (`-001`), so `gpt-4o-mini-2024-07-18`
     /// is `gpt-4o-mini` but `gpt-4o-audio-preview` is not `gpt-4o`.
     /// Gemini's `models/` prefix is ignored.
-    ///
-    /// `provider/model` finds a price set for that provider's model first
-    /// (`[providers.NAME.pricing]`), then the model's own.
     pub fn price(&self, model: &str) -> Option<&Price> {
-        self.lookup(model).or_else(|| {
-            let (_, bare) = model.split_once('/')?;
-            self.lookup(bare)
-        })
-    }
-
-    fn lookup(&self, model: &str) -> Option<&Price> {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if let Some(price) = self.table.get(model) {
             return Some(price);
@@ -321,11 +314,34 @@ impl Pricing {
             .map(|(_, price)| price)
     }
 
+    /// Prices of `model` at `provider`: a price set for that provider's
+    /// model (`[providers.NAME.pricing]`, kept as `NAME/model`) first, then
+    /// the model's own.
+    pub fn price_at(&self, provider: &str, model: &str) -> Option<&Price> {
+        if self.scoped
+            && let Some(price) = self.table.get(&format!("{provider}/{model}"))
+        {
+            return Some(price);
+        }
+        self.price(model)
+    }
+
+    /// USD per million (input, output) tokens of `model` at `provider`, for
+    /// routing by cost.
+    pub fn per_million(&self, provider: &str, model: &str) -> Option<(f64, f64)> {
+        self.price_at(provider, model)
+            .map(|p| (p.input as f64 / 1e6, p.output as f64 / 1e6))
+    }
+
     /// The price a request on `model` is charged: the table's, else the
     /// unpriced policy's (`true` when it is that fallback); `None` when
     /// unpriced models are refused.
     pub fn charge(&self, model: &str) -> Option<(&Price, bool)> {
-        match (self.price(model), &self.unpriced) {
+        self.charged(self.price(model))
+    }
+
+    fn charged<'a>(&'a self, found: Option<&'a Price>) -> Option<(&'a Price, bool)> {
+        match (found, &self.unpriced) {
             (Some(price), _) => Some((price, false)),
             (None, Unpriced::ChargeAt(price)) => Some((price, true)),
             (None, Unpriced::Refuse) => None,
@@ -337,6 +353,16 @@ impl Pricing {
     /// priced once each; reasoning tokens are part of `completion_tokens`.
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<Cost> {
         let (price, _) = self.charge(model)?;
+        Some(Self::priced(price, usage))
+    }
+
+    /// [`Self::cost`] of `model` served by `provider` ([`Self::price_at`]).
+    pub fn cost_at(&self, provider: &str, model: &str, usage: &Usage) -> Option<Cost> {
+        let (price, _) = self.charged(self.price_at(provider, model))?;
+        Some(Self::priced(price, usage))
+    }
+
+    fn priced(price: &Price, usage: &Usage) -> Cost {
         // A long prompt pays the long tier on every token of the request.
         let price = match price.long {
             Some(long) if usage.prompt_tokens > long.above_prompt_tokens => &Price {
@@ -365,7 +391,7 @@ impl Pricing {
             + u128::from(cached) * u128::from(price.cached_input)
             + u128::from(written) * u128::from(price.cache_write)
             + u128::from(usage.completion_tokens) * u128::from(price.output);
-        Some(Cost(u64::try_from(total).unwrap_or(u64::MAX)))
+        Cost(u64::try_from(total).unwrap_or(u64::MAX))
     }
 }
 

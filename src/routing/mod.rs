@@ -55,7 +55,7 @@ impl Decision {
 }
 
 /// Plans a request: the smart alias or an explicit strategy ranks the pool
-/// (or the model's chain); otherwise the model's chain is used in order,
+/// (or the model's chain) with measured latencies and prices; otherwise the model's chain is used in order,
 /// minus catalogued candidates that cannot serve the request (tools,
 /// images, JSON mode, context length).
 pub fn plan(
@@ -64,6 +64,7 @@ pub fn plan(
     request: &ChatCompletionRequest,
     asked: Option<Strategy>,
     default: Strategy,
+    price: impl Fn(&Route) -> Option<(f64, f64)>,
 ) -> Result<Plan, GatewayError> {
     let needs = Requirements::of(request);
     let smart = routes.is_smart(&request.model);
@@ -74,7 +75,7 @@ pub fn plan(
             routes.candidates(&request.model)?
         };
         let strategy = asked.unwrap_or(default);
-        let ranked = rank(&pool, &needs, strategy, latency_ms);
+        let ranked = rank(&pool, &needs, strategy, latency_ms, price);
         if ranked.is_empty() {
             return Err(GatewayError::invalid(
                 "no configured model can serve this request (check images, response_format and context length)",

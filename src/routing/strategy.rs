@@ -126,11 +126,10 @@ impl Requirements {
             && self.prompt_tokens + self.output_tokens <= u64::from(info.context_window)
     }
 
-    /// Estimated USD cost of the request on a model, at its list price
-    /// (unknown when the model has none).
-    pub fn cost(&self, info: &ModelInfo) -> Option<f64> {
-        let (input, output) = crate::pricing::list_price(info.id)?;
-        Some((self.prompt_tokens as f64 * input + self.output_tokens as f64 * output) / 1_000_000.0)
+    /// Estimated USD cost of the request at `(input, output)` USD per
+    /// million tokens.
+    pub fn cost(&self, (input, output): (f64, f64)) -> f64 {
+        (self.prompt_tokens as f64 * input + self.output_tokens as f64 * output) / 1_000_000.0
     }
 }
 
@@ -170,12 +169,15 @@ fn normalizer(values: &[Option<f64>], lower_is_better: bool) -> impl Fn(Option<f
 
 /// Excludes catalogued candidates that cannot serve `needs`, then ranks the
 /// rest best first. `latency_ms` gives the measured latency of a route, if
-/// any. Routes outside the catalogue score neutrally (0.5 per criterion).
+/// any, and `price` its USD per million (input, output) tokens, if priced.
+/// What is unknown of a route (capability outside the catalogue, a price,
+/// a latency) scores neutrally (0.5).
 pub fn rank(
     candidates: &[Route],
     needs: &Requirements,
     strategy: Strategy,
     latency_ms: impl Fn(&Route) -> Option<f64>,
+    price: impl Fn(&Route) -> Option<(f64, f64)>,
 ) -> Vec<Scored> {
     let infos: Vec<(Route, Option<&ModelInfo>)> = candidates
         .iter()
@@ -184,7 +186,7 @@ pub fn rank(
         .collect();
     let costs: Vec<Option<f64>> = infos
         .iter()
-        .map(|(_, i)| i.and_then(|i| needs.cost(i)))
+        .map(|(r, _)| price(r).map(|p| needs.cost(p)))
         .collect();
     let latencies: Vec<Option<f64>> = infos
         .iter()
@@ -230,6 +232,10 @@ mod tests {
         ]
     }
 
+    fn listed(route: &Route) -> Option<(f64, f64)> {
+        crate::pricing::list_price(&route.model)
+    }
+
     fn needs() -> Requirements {
         Requirements {
             prompt_tokens: 500,
@@ -241,9 +247,9 @@ mod tests {
     #[test]
     fn strategies_favour_their_criterion() {
         let none = |_: &Route| None;
-        let cost = rank(&pool(), &needs(), Strategy::Cost, none);
+        let cost = rank(&pool(), &needs(), Strategy::Cost, none, listed);
         assert_eq!(cost[0].route.model, "gpt-5.4-nano");
-        let capability = rank(&pool(), &needs(), Strategy::Capability, none);
+        let capability = rank(&pool(), &needs(), Strategy::Capability, none, listed);
         assert_eq!(
             capability.last().map(|s| s.route.model.as_str()),
             Some("gpt-5.4-nano")
@@ -252,13 +258,13 @@ mod tests {
             .into_iter()
             .filter(|r| r.model != "gpt-5.5")
             .collect();
-        let capability = rank(&spread, &needs(), Strategy::Capability, none);
+        let capability = rank(&spread, &needs(), Strategy::Capability, none, listed);
         assert_eq!(capability[0].route.model, "claude-opus-4-8");
         // Measured latency beats the priors: seed gpt-5.5 as the fastest.
         let seeded = |r: &Route| (r.model == "gpt-5.5").then_some(50.0);
-        let latency = rank(&pool(), &needs(), Strategy::Latency, seeded);
+        let latency = rank(&pool(), &needs(), Strategy::Latency, seeded, listed);
         assert_eq!(latency[0].route.model, "gpt-5.5");
-        let balanced = rank(&pool(), &needs(), Strategy::Balanced, none);
+        let balanced = rank(&pool(), &needs(), Strategy::Balanced, none, listed);
         assert_eq!(balanced.len(), 4);
         assert!(balanced.windows(2).all(|w| w[0].score >= w[1].score));
     }
@@ -269,7 +275,7 @@ mod tests {
             json: true,
             ..needs()
         };
-        let ranked = rank(&pool(), &json, Strategy::Capability, |_| None);
+        let ranked = rank(&pool(), &json, Strategy::Capability, |_| None, listed);
         assert!(
             ranked
                 .iter()
@@ -279,7 +285,7 @@ mod tests {
             prompt_tokens: 600_000,
             ..needs()
         };
-        let ranked = rank(&pool(), &huge, Strategy::Cost, |_| None);
+        let ranked = rank(&pool(), &huge, Strategy::Cost, |_| None, listed);
         assert_eq!(ranked.len(), 1, "only the 1M-context model fits");
         assert_eq!(ranked[0].route.model, "gemini-2.5-flash");
     }
