@@ -532,6 +532,11 @@ def lambda_cold_start(gateway_bin: Path, runs: int = 20) -> dict:
         "OPENAI_API_KEY": PROVIDER_KEY, "ANTHROPIC_API_KEY": PROVIDER_KEY, "GEMINI_API_KEY": PROVIDER_KEY,
         "CACHE_ENABLED": "true", "EMBEDDING_MODEL_DIR": str(ROOT / "models" / "all-MiniLM-L6-v2"),
         "DYNAMODB_TABLE": "gateway", "AWS_REGION": "us-east-1",
+        # Declared providers, Bedrock's SDK client among them, cost nothing
+        # until first used.
+        "GATEWAY_CONFIG_TOML": '[providers.bedrock]\nkind = "bedrock"\nmodels = ["amazon.nova-lite-v1:0"]\n'
+                               '[providers.groq]\nkind = "openai"\nbase_url = "https://api.groq.com/openai/v1"\n'
+                               'models = ["llama-3.3-70b-versatile"]\n',
     }
     samples = []
     try:
@@ -744,7 +749,8 @@ def print_streams(r: dict) -> None:
 
 
 def print_cold(r: dict) -> None:
-    print(f"\nLambda cold start (spawn → first GET /invocation/next, cache + DynamoDB configured): "
+    print(f"\nLambda cold start (spawn → first GET /invocation/next; cache, DynamoDB, a Bedrock and an "
+          f"OpenAI-compatible provider configured): "
           f"p50 {r['p50']:.1f} ms, max {r['max']:.1f} ms; release binary {r['size_mib']:.1f} MiB")
 
 

@@ -138,6 +138,21 @@ pub fn list_price(model: &str) -> Option<(f64, f64)> {
     list().ok()?.get(model).map(|p| (p.input, p.output))
 }
 
+/// The Anthropic model name inside a Bedrock model or inference-profile id.
+fn bedrock_anthropic(model: &str) -> Option<&str> {
+    let (_, rest) = model.split_once("anthropic.")?;
+    let geo = &model[..model.len() - rest.len() - "anthropic.".len()];
+    let geo_ok = geo.is_empty()
+        || geo.strip_suffix('.').is_some_and(|g| {
+            !g.is_empty() && g.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        });
+    let (name, version) = rest.rsplit_once("-v")?;
+    let version_ok = version
+        .split(':')
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    (geo_ok && version_ok && name.starts_with("claude-")).then_some(name)
+}
+
 /// `2024-07-18`, `20250514` or `001`: a dated or numbered snapshot.
 fn is_snapshot_suffix(rest: &str) -> bool {
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
@@ -297,10 +312,17 @@ impl Pricing {
     /// `-20250514`) or a version number (`-001`), so `gpt-4o-mini-2024-07-18`
     /// is `gpt-4o-mini` but `gpt-4o-audio-preview` is not `gpt-4o`.
     /// Gemini's `models/` prefix is ignored.
+    ///
+    /// An Anthropic model on Bedrock (`[geo.]anthropic.NAME-vN[:M]`, e.g.
+    /// `us.anthropic.claude-haiku-4-5-20251001-v1:0`) has its Anthropic
+    /// list price, as AWS lists it for on-demand and cross-region use.
     pub fn price(&self, model: &str) -> Option<&Price> {
         let model = model.strip_prefix("models/").unwrap_or(model);
         if let Some(price) = self.table.get(model) {
             return Some(price);
+        }
+        if let Some(anthropic) = bedrock_anthropic(model) {
+            return self.price(anthropic);
         }
         self.table
             .iter()
@@ -399,6 +421,27 @@ impl Pricing {
 mod tests {
     use super::*;
     use crate::openai::PromptTokensDetails;
+
+    #[test]
+    fn anthropic_models_on_bedrock_have_their_list_price() {
+        let pricing = Pricing::new(&BTreeMap::new()).expect("prices");
+        let direct = pricing.price("claude-haiku-4-5").expect("listed");
+        for id in [
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
+            "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "global.anthropic.claude-haiku-4-5-20251001-v1",
+        ] {
+            assert_eq!(pricing.price(id), Some(direct), "{id}");
+        }
+        for id in [
+            "amazon.nova-lite-v1:0",
+            "anthropic.claude-haiku-4-5-20251001",
+            "evil.anthropic.claude-haiku-4-5-v1:0x",
+            "US.anthropic.claude-haiku-4-5-v1:0",
+        ] {
+            assert_eq!(pricing.price(id), None, "{id}");
+        }
+    }
 
     fn usage(prompt: u64, completion: u64, cached: u64) -> Usage {
         Usage {
