@@ -50,6 +50,8 @@ fn check_validates_without_serving() {
         &["check"],
         &[
             ("OPENAI_API_KEY", "sk-check-0123456789"),
+            ("GROQ_API_KEY", "gsk-check-0123456789"),
+            ("AZURE_OPENAI_API_KEY", "az-check-0123456789"),
             ("GATEWAY_API_KEYS", "gw-check-client-key-01"),
             (
                 "GATEWAY_CONFIG",
@@ -60,7 +62,10 @@ fn check_validates_without_serving() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("configuration valid"), "{stdout}");
-    assert!(stdout.contains("providers: openai"), "{stdout}");
+    assert!(
+        stdout.contains("providers: openai, azure, bedrock, groq, ollama"),
+        "{stdout}"
+    );
     assert!(stdout.contains("auth: keys"), "{stdout}");
     let out = gateway(
         &["check"],

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::providers::ProviderId;
 
 /// The optional TOML file named by `GATEWAY_CONFIG`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -139,4 +140,37 @@ pub(super) fn load_file(path: PathBuf) -> Result<FileConfig, ConfigError> {
 pub(super) fn parse_file(text: &str, var: &str, what: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str(text)
         .map_err(|e| ConfigError::new(var, format!("{what} is not a valid gateway config: {e}")))
+}
+
+/// `GATEWAY_CONFIG` (a file) or `GATEWAY_CONFIG_TOML` (its text), or none.
+pub(super) fn from_settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<FileConfig, ConfigError> {
+    Ok(match (var("GATEWAY_CONFIG"), var("GATEWAY_CONFIG_TOML")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "GATEWAY_CONFIG_TOML",
+                "set either GATEWAY_CONFIG (a file) or GATEWAY_CONFIG_TOML (the TOML itself), not both",
+            ));
+        }
+        (Some(path), None) => load_file(PathBuf::from(path))?,
+        (None, Some(text)) => parse_file(&text, "GATEWAY_CONFIG_TOML", "the TOML")?,
+        (None, None) => FileConfig::default(),
+    })
+}
+
+/// `[limits.NAME]` names `per_key` or a provider (declared ones included).
+pub(super) fn check_limits(file: &FileConfig) -> Result<(), ConfigError> {
+    if let Some(name) = file
+        .limits
+        .keys()
+        .find(|n| n.as_str() != "per_key" && ProviderId::from_prefix(n).is_none())
+    {
+        return Err(ConfigError::new(
+            "GATEWAY_CONFIG",
+            format!("[limits.{name}] is not per_key or a configured provider's name"),
+        ));
+    }
+
+    Ok(())
 }

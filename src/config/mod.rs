@@ -7,19 +7,18 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod auth;
 mod cache;
 mod env;
 mod file;
 mod providers;
 mod store;
+mod upstream;
 
 use cache::cache_config;
 pub use cache::{CacheConfig, Embeddings};
-use env::{
-    breaker_config, check_header_safe, choice, flag, millis, parse_keys, parse_var, seconds,
-};
+use env::{breaker_config, choice, flag, millis, parse_var, seconds};
 pub use file::{BreakerFile, FileConfig, ProviderFile, RoutingFile};
-use file::{load_file, parse_file};
 pub use providers::{
     AZURE_API_VERSION, AzureSettings, MaxTokensField, ProviderConfig, ProviderKind, Quirks,
 };
@@ -257,44 +256,7 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        let upstream = ClientSettings {
-            connect_timeout: seconds(&var, "UPSTREAM_CONNECT_TIMEOUT_SECONDS", 10)?,
-            h2c: flag(&var, "UPSTREAM_HTTP2_PRIOR_KNOWLEDGE", false)?,
-            lanes: parse_var(&var, "UPSTREAM_CONNECTIONS", "16", "a whole number")?,
-            streams_per_connection: parse_var(
-                &var,
-                "UPSTREAM_STREAMS_PER_CONNECTION",
-                "100",
-                "a whole number",
-            )?,
-        };
-        if !(1..=64).contains(&upstream.lanes) {
-            return Err(ConfigError::new("UPSTREAM_CONNECTIONS", "must be 1 to 64"));
-        }
-        if upstream.streams_per_connection == 0 {
-            return Err(ConfigError::new(
-                "UPSTREAM_STREAMS_PER_CONNECTION",
-                "must be at least 1",
-            ));
-        }
-        let timeouts = Timeouts {
-            first_byte: seconds(&var, "UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", 60)?,
-            total: seconds(&var, "UPSTREAM_TIMEOUT_SECONDS", 300)?,
-            idle: seconds(&var, "UPSTREAM_IDLE_TIMEOUT_SECONDS", 60)?,
-        };
-        let retry = RetryPolicy {
-            max_retries: parse_var(&var, "UPSTREAM_MAX_RETRIES", "2", "a whole number")?,
-            base_backoff: millis(&var, "RETRY_BACKOFF_MS", 200)?,
-            max_backoff: millis(&var, "RETRY_MAX_BACKOFF_MS", 5_000)?,
-            max_retry_after: seconds(&var, "RETRY_AFTER_MAX_SECONDS", 20)?,
-            deadline: seconds(&var, "REQUEST_DEADLINE_SECONDS", 600)?,
-        };
-        if retry.max_retries > 10 {
-            return Err(ConfigError::new(
-                "UPSTREAM_MAX_RETRIES",
-                "must be at most 10",
-            ));
-        }
+        let (upstream, timeouts, retry) = upstream::settings(&var)?;
         let strategy = parse_var(
             &var,
             "ROUTING_STRATEGY",
@@ -316,53 +278,7 @@ impl Config {
             &[("json", LogFormat::Json), ("text", LogFormat::Text)],
         )?;
 
-        let auth = match (var("GATEWAY_AUTH").as_deref(), var("GATEWAY_API_KEYS")) {
-            (Some("none"), Some(_)) => {
-                return Err(ConfigError::new(
-                    "GATEWAY_AUTH",
-                    "is 'none' but GATEWAY_API_KEYS is set; choose one",
-                ));
-            }
-            (Some("none"), None) => AuthMode::Disabled,
-            (Some("iam"), Some(_)) => {
-                return Err(ConfigError::new(
-                    "GATEWAY_AUTH",
-                    "is 'iam' (callers are their IAM identities) but GATEWAY_API_KEYS is set; choose one",
-                ));
-            }
-            (Some("iam"), None) => AuthMode::Iam,
-            (Some(other), _) if other != "keys" => {
-                return Err(ConfigError::new(
-                    "GATEWAY_AUTH",
-                    format!("'{other}' is not one of keys, iam, none"),
-                ));
-            }
-            (_, Some(list)) => AuthMode::Keys(parse_keys(&list)?),
-            (_, None) => AuthMode::Unset,
-        };
-        let admin_key = var("GATEWAY_ADMIN_KEY")
-            .map(|k| check_header_safe("GATEWAY_ADMIN_KEY", k))
-            .transpose()?
-            .map(Secret::new);
-        if let Some(admin) = &admin_key {
-            if admin.expose().len() < 16 {
-                return Err(ConfigError::new(
-                    "GATEWAY_ADMIN_KEY",
-                    "must be at least 16 characters",
-                ));
-            }
-            if matches!(&auth, AuthMode::Keys(keys) if keys.contains(admin)) {
-                return Err(ConfigError::new(
-                    "GATEWAY_ADMIN_KEY",
-                    "must not also be a client key in GATEWAY_API_KEYS",
-                ));
-            }
-        }
-        // An operator key alone means virtual keys only: clients need one.
-        let auth = match auth {
-            AuthMode::Unset if admin_key.is_some() => AuthMode::Keys(Vec::new()),
-            other => other,
-        };
+        let (auth, admin_key) = auth::settings(&var)?;
         let namespace = var("GATEWAY_NAMESPACE").unwrap_or_else(|| "gateway".to_owned());
         if namespace.len() > 64
             || !namespace
@@ -384,17 +300,7 @@ impl Config {
             return Err(ConfigError::new("MAX_CONNECTIONS", "must be at least 1"));
         }
 
-        let mut file = match (var("GATEWAY_CONFIG"), var("GATEWAY_CONFIG_TOML")) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "GATEWAY_CONFIG_TOML",
-                    "set either GATEWAY_CONFIG (a file) or GATEWAY_CONFIG_TOML (the TOML itself), not both",
-                ));
-            }
-            (Some(path), None) => load_file(PathBuf::from(path))?,
-            (None, Some(text)) => parse_file(&text, "GATEWAY_CONFIG_TOML", "the TOML")?,
-            (None, None) => FileConfig::default(),
-        };
+        let mut file = file::from_settings(&var)?;
         let providers = providers::providers(
             &var,
             &mut file,
@@ -407,19 +313,7 @@ impl Config {
         let redis_url = var("REDIS_URL").map(Secret::new);
         let shared_cache = millis(&var, "SHARED_STATE_CACHE_MS", 1_000)?;
         let cache = cache_config(&var)?;
-        let store = StoreConfig {
-            dynamodb_table: var("DYNAMODB_TABLE"),
-            timeout: millis(&var, "STORE_TIMEOUT_MS", 500)?,
-            write_timeout: millis(&var, "STORE_WRITE_TIMEOUT_MS", 15_000)?,
-            create_table: flag(&var, "DYNAMODB_CREATE_TABLE", false)?,
-            aws: AwsSettings {
-                endpoint: var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")),
-                region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-                access_key: var("AWS_ACCESS_KEY_ID").map(Secret::new),
-                secret_key: var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
-                session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
-            },
-        };
+        let store = store::settings(&var)?;
         let rate_limits = flag(&var, "RATE_LIMIT_ENABLED", true)?;
         let emf_metrics = flag(&var, "EMF_METRICS", false)?;
         let otel_enabled = flag(&var, "OTEL_ENABLED", false)?;
@@ -446,16 +340,7 @@ impl Config {
                     )
                 })?,
         };
-        if let Some(name) = file
-            .limits
-            .keys()
-            .find(|n| n.as_str() != "per_key" && ProviderId::from_prefix(n).is_none())
-        {
-            return Err(ConfigError::new(
-                "GATEWAY_CONFIG",
-                format!("[limits.{name}] is not per_key or a configured provider's name"),
-            ));
-        }
+        file::check_limits(&file)?;
 
         Ok(Self {
             host,

@@ -59,3 +59,23 @@ impl AwsSettings {
         loader.load().await
     }
 }
+
+/// `DYNAMODB_TABLE`, `STORE_*` and the AWS settings of the store.
+pub(super) fn settings(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<StoreConfig, super::ConfigError> {
+    use super::env::{flag, millis};
+    Ok(StoreConfig {
+        dynamodb_table: var("DYNAMODB_TABLE"),
+        timeout: millis(var, "STORE_TIMEOUT_MS", 500)?,
+        write_timeout: millis(var, "STORE_WRITE_TIMEOUT_MS", 15_000)?,
+        create_table: flag(var, "DYNAMODB_CREATE_TABLE", false)?,
+        aws: AwsSettings {
+            endpoint: var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")),
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+            access_key: var("AWS_ACCESS_KEY_ID").map(Secret::new),
+            secret_key: var("AWS_SECRET_ACCESS_KEY").map(Secret::new),
+            session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
+        },
+    })
+}
