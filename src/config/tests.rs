@@ -1,3 +1,5 @@
+//! Reading and validation of every setting and of the configuration file.
+
 use super::*;
 use std::collections::HashMap;
 

@@ -49,22 +49,6 @@ pub fn provider_for(model: &str) -> Option<ProviderId> {
     }
 }
 
-/// Resolves `provider/model` or a bare model name, without aliases.
-pub fn resolve_name(model: &str) -> Option<Route> {
-    if let Some((prefix, rest)) = model.split_once('/')
-        && let Some(provider) = ProviderId::from_prefix(prefix)
-    {
-        return (!rest.is_empty()).then(|| Route {
-            provider,
-            model: rest.to_owned(),
-        });
-    }
-    provider_for(model).map(|provider| Route {
-        provider,
-        model: model.to_owned(),
-    })
-}
-
 /// Bare model names listed by configured providers (`models`, or read
 /// from a server's `/models`), and who lists each.
 type Listed = BTreeMap<String, Vec<ProviderId>>;

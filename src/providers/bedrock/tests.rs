@@ -1,3 +1,5 @@
+//! Fixture tests of the Bedrock translation: requests, answers, stream events, errors.
+
 use std::collections::VecDeque;
 
 use aws_sdk_bedrockruntime::types::{
