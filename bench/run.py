@@ -100,12 +100,15 @@ def start_gateway(gateway_bin: Path, mock_port: int, extra_env: dict | None = No
     return proc, port, first_answer_ms
 
 
-def load(oha: str, url: str, rate: int, duration: int, connections: int, auth: bool) -> dict:
+def load(oha: str, url: str, rate: int, duration: int, connections: int, auth: bool,
+         headers: list | None = None) -> dict:
     cmd = [oha, "-z", f"{duration}s", "-q", str(rate), "-c", str(connections), "--latency-correction",
            "--no-tui", "--output-format", "json", "-m", "POST", "-H", "content-type: application/json",
            "-d", BODY]
     if auth:
         cmd += ["-H", f"authorization: Bearer {CLIENT_KEY}"]
+    for header in headers or []:
+        cmd += ["-H", header]
     out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
     data = json.loads(out)
     codes = data.get("statusCodeDistribution", {})
@@ -764,13 +767,120 @@ def print_cache(rows: dict) -> None:
               f"| {r['direct_p50']:.3f} |")
 
 
+# The newest release whose `proxy` extra installs from PyPI alone.
+LITELLM_VERSION = "1.106.0"
+PORTKEY_VERSION = "1.15.2"
+
+
+def compare_tools() -> dict:
+    """Installs the compared gateways once under bench/.tools (pinned)."""
+    venv = TOOLS / "litellm-venv"
+    if not (venv / "bin" / "litellm").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"], check=True)
+    portkey = TOOLS / "portkey"
+    start = portkey / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    if not start.exists():
+        portkey.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "init", "-y"], cwd=portkey, check=True, capture_output=True)
+        subprocess.run(["npm", "install", "--silent", f"@portkey-ai/gateway@{PORTKEY_VERSION}"], cwd=portkey,
+                       check=True)
+    return {"litellm": venv / "bin" / "litellm", "portkey": start}
+
+
+def start_and_time(cmd: list, env: dict, port: int, headers: dict, log_name: str, timeout: float = 120):
+    """Starts a proxy; returns (process, ms from spawn to its first answered chat request)."""
+    log = open(ROOT / "bench" / "results" / log_name, "wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    while True:
+        try:
+            if post(port, "/v1/chat/completions", BODY, headers) == 200:
+                return proc, (time.perf_counter() - started) * 1000
+        except OSError:
+            time.sleep(0.01)
+        if proc.poll() is not None or time.perf_counter() - started > timeout:
+            proc.kill()
+            raise RuntimeError(f"{cmd[0]} did not answer within {timeout} s (see bench/results/{log_name})")
+
+
+def compare_section(gateway_bin: Path, mock_port: int, oha: str, rates: list, duration: int,
+                    connections: int) -> dict:
+    """The same mock, the same load, in one run: direct, this gateway, LiteLLM's proxy and Portkey's
+    gateway, each configured for one OpenAI-compatible upstream with nothing optional on."""
+    tools = compare_tools()
+    base = f"http://127.0.0.1:{mock_port}/v1"
+    path = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    results = {}
+    direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+    load(oha, direct_url, 200, 2, connections, False)
+    results["direct"] = {"rows": [load(oha, direct_url, r, duration, connections, False) for r in rates]}
+
+    def run(name: str, cmd: list, env: dict, port: int, headers: dict) -> None:
+        proc, first_ms = start_and_time(cmd, {**path, **env}, port, headers, f"compare-{name}.log")
+        try:
+            time.sleep(1.0)
+            idle = rss_kb(proc.pid, "VmRSS")
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            hdrs = [f"{k}: {v}" for k, v in headers.items() if k != "content-type"]
+            load(oha, url, 100, 2, connections, False, hdrs)
+            rows = [load(oha, url, r, duration, connections, False, hdrs) for r in rates]
+            results[name] = {"first_answer_ms": first_ms, "idle_rss_mib": idle / 1024,
+                             "peak_rss_mib": rss_kb(proc.pid, "VmHWM") / 1024, "rows": rows}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    port = free_port()
+    run("llm-gateway", [str(gateway_bin)],
+        {"PORT": str(port), "GATEWAY_API_KEYS": CLIENT_KEY, "OPENAI_API_KEY": PROVIDER_KEY,
+         "OPENAI_BASE_URL": base, "CACHE_ENABLED": "false", "RUST_LOG": "warn"},
+        port, {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"})
+
+    port = free_port()
+    config = ROOT / "bench" / "results" / "litellm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
+        f"      api_base: {base}\n      api_key: {PROVIDER_KEY}\n"
+        f"general_settings:\n  master_key: sk-{CLIENT_KEY}\n"
+        "litellm_settings:\n  telemetry: false\n  drop_params: true\n")
+    run("litellm", [str(tools["litellm"]), "--config", str(config), "--port", str(port), "--num_workers", "1"],
+        {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"},
+        port, {"authorization": f"Bearer sk-{CLIENT_KEY}", "content-type": "application/json"})
+
+    port = free_port()
+    run("portkey", ["node", str(tools["portkey"]), f"--port={port}", "--headless"], {},
+        port, {"x-portkey-provider": "openai", "x-portkey-custom-host": base,
+               "authorization": f"Bearer {PROVIDER_KEY}", "content-type": "application/json"})
+    return {"rates": rates, "results": results}
+
+
+def print_compare(r: dict) -> None:
+    print(f"\ncompared gateways in front of one mock (same load, one run; LiteLLM {LITELLM_VERSION}, "
+          f"Portkey gateway {PORTKEY_VERSION}, one process each):")
+    print("| | " + " | ".join(f"{rate} req/s: achieved, p50 / p99 ms" for rate in r["rates"])
+          + " | start → first answer | RSS idle → peak |")
+    print("|---|" + "---|" * (len(r["rates"]) + 2))
+    for name, res in r["results"].items():
+        cells = []
+        for row in res["rows"]:
+            share = row["ok"] / max(row["total"], 1) * 100
+            cells.append(f"{row['rps']:,.0f} ({share:.0f} % ok), {row['p50_ms']:.2f} / {row['p99_ms']:.2f}")
+        start = f"{res['first_answer_ms']:,.0f} ms" if "first_answer_ms" in res else "–"
+        rss = f"{res['idle_rss_mib']:.0f} → {res['peak_rss_mib']:.0f} MiB" if "idle_rss_mib" in res else "–"
+        print(f"| {name} | " + " | ".join(cells) + f" | {start} | {rss} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", choices=["cache", "cache-load", "limits", "keys", "cold", "tracing", "soak",
-                                           "streams"],
+                                           "streams", "compare"],
                         help="run one section only")
     parser.add_argument("--soak-seconds", type=int, default=600, help="length of the soak run")
     args = parser.parse_args()
@@ -796,6 +906,9 @@ def main() -> None:
                 print_keys(keys_section(TARGET / "release" / "llm-gateway", mock_port))
             elif args.only == "cold":
                 print_cold(lambda_cold_start(TARGET / "release" / "llm-gateway"))
+            elif args.only == "compare":
+                print_compare(compare_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates,
+                                              args.duration, args.connections))
             elif args.only == "soak":
                 print_soak(soak_section(TARGET / "release" / "llm-gateway", mock_port, oha, rates[0],
                                         args.soak_seconds, args.connections))
