@@ -48,7 +48,6 @@ deployments = {{ "gpt-4o" = "deploy-gpt4o" }}
 
 [providers.bedrock]
 kind = "bedrock"
-base_url = "{mock_url}"
 region = "us-west-2"
 models = ["anthropic.claude-3-5-haiku-20241022-v1:0", "amazon.nova-lite-v1:0", "us.meta.llama3-3-70b-instruct-v1:0"]
 """)
@@ -57,6 +56,8 @@ models = ["anthropic.claude-3-5-haiku-20241022-v1:0", "amazon.nova-lite-v1:0", "
         "GATEWAY_CONFIG": str(config),
         "GROQ_API_KEY": PROVIDER_KEY,
         "AZURE_OPENAI_API_KEY": PROVIDER_KEY,
+        # The standard endpoint override points the Bedrock client at the mock.
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": mock_url,
         "AWS_ACCESS_KEY_ID": "AKIDACCEPTANCE",
         "AWS_SECRET_ACCESS_KEY": "acceptance-secret-key",
         "UPSTREAM_MAX_RETRIES": "0",
