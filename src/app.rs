@@ -87,6 +87,12 @@ impl AppState {
                 var: format!("provider {id}"),
                 message: e.to_string(),
             })?;
+            // Calls to providers are spans when tracing is on.
+            let adapter: Arc<dyn Provider> = if crate::traces::enabled() {
+                Arc::new(crate::providers::traced::TracedProvider(adapter))
+            } else {
+                adapter
+            };
             providers.insert(id, adapter);
         }
         let routes = Routes::with_listed(
@@ -180,6 +186,16 @@ impl AppState {
                 )),
                 None => Arc::new(MemoryIndex::new(c.max_entries)),
             };
+            // Calls to the index and the embedder are spans when tracing is on.
+            let (index, embedder): (Arc<dyn VectorIndex>, Arc<dyn Embedder>) =
+                if crate::traces::enabled() {
+                    (
+                        Arc::new(crate::cache::traced::TracedIndex(index)),
+                        Arc::new(crate::cache::traced::TracedEmbedder(embedder)),
+                    )
+                } else {
+                    (index, embedder)
+                };
             let semantic = c.semantic.then(|| {
                 embedder.start();
                 let verifier = Verifier::new(

@@ -223,6 +223,22 @@ impl Span {
         }
     }
 
+    /// Runs a call as this span's work: current while it runs, marked
+    /// failed (`error_type` and the error's text) when it fails, ended when
+    /// it returns. How every traced dependency call is written.
+    pub async fn within<T, E: std::fmt::Display>(
+        self,
+        error_type: &'static str,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let result = self.run(call).await;
+        if let Err(e) = &result {
+            self.fail(error_type, e.to_string());
+        }
+        self.end();
+        result
+    }
+
     /// Like [`Span::run`], for a future that must be `'static` (a task).
     pub async fn run_owned<F: Future>(self, future: F) -> F::Output {
         self.run(future).await

@@ -20,6 +20,7 @@ pub mod index;
 pub mod memory;
 pub mod redis;
 pub mod replay;
+pub mod traced;
 pub mod verify;
 
 use std::sync::Arc;
@@ -268,17 +269,7 @@ impl SemanticCache {
 
     async fn embed(&self, tier: &Tier, text: &str) -> Result<Vec<f32>, CacheError> {
         let started = Instant::now();
-        let span = Span::child("embeddings", SpanKind::Internal);
-        if span.is_recording() {
-            span.set("gen_ai.operation.name", "embeddings");
-            span.set("gen_ai.request.model", tier.embedder.id().to_owned());
-        }
-        let vector = span.run(tier.embedder.embed(text)).await;
-        if let Err(e) = &vector {
-            span.fail("embedding_error", e.to_string());
-        }
-        span.end();
-        let vector = vector?;
+        let vector = tier.embedder.embed(text).await?;
         self.metrics
             .embed_us_total
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -343,19 +334,7 @@ impl SemanticCache {
                 "miss"
             },
         );
-        span.end();
         lookup
-    }
-
-    /// A client span for one call to the vector index.
-    fn index_span(&self, operation: &'static str) -> Span {
-        if !crate::traces::enabled() {
-            return Span::default();
-        }
-        let span = Span::child(format!("cache {operation}"), SpanKind::Client);
-        span.set("db.system.name", self.index.kind());
-        span.set("db.operation.name", operation);
-        span
     }
 
     /// The vector for the semantic tier, when the prompt takes part and the
@@ -375,12 +354,10 @@ impl SemanticCache {
         if mode == Mode::StoreOnly {
             return Ok((None, self.vector_for(&key.text).await?));
         }
-        let span = self.index_span("get");
         let exact = match &key.digest {
             Some(digest) => self.index.get_exact(digest).await,
             None => Ok(None),
         };
-        span.end();
         if let Some(response) = exact? {
             match serde_json::from_str::<ChatCompletion>(&response) {
                 Ok(completion) => {
@@ -402,12 +379,7 @@ impl SemanticCache {
         };
         let vector = self.embed(tier, &key.text).await?;
         let searched = Instant::now();
-        let span = self.index_span("search");
         let neighbours = self.index.search(&key.scope, &vector, NEIGHBOURS).await;
-        if let Err(e) = &neighbours {
-            span.fail("cache_error", e.to_string());
-        }
-        span.end();
         self.metrics
             .search_us_total
             .fetch_add(searched.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -465,10 +437,7 @@ impl SemanticCache {
                 None => digest_of(&key).await,
             };
             if let Some(digest) = digest {
-                let put = self.index_span("set");
-                let stored = self.index.put_exact(&digest, &response, self.ttl).await;
-                put.end();
-                stored?;
+                self.index.put_exact(&digest, &response, self.ttl).await?;
             }
             let vector = match vector {
                 Some(v) => Some(v),
@@ -481,13 +450,9 @@ impl SemanticCache {
                 prompt: key.text,
                 response,
             };
-            let insert = self.index_span("insert");
-            let inserted = self
-                .index
+            self.index
                 .insert(&key.scope, &vector, entry, self.ttl)
-                .await;
-            insert.end();
-            inserted
+                .await
         };
         let stored = span
             .run(tokio::time::timeout(
@@ -498,7 +463,6 @@ impl SemanticCache {
         if !matches!(stored, Ok(Ok(()))) {
             span.fail("cache_error", "cache store failed");
         }
-        span.end();
         match stored {
             Ok(Ok(())) => {
                 self.metrics.stores.fetch_add(1, Ordering::Relaxed);

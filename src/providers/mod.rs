@@ -205,6 +205,33 @@ pub(crate) fn invalid_field(param: String, message: &str) -> GatewayError {
     GatewayError::invalid(format!("'{param}' {message}"), Some(param))
 }
 
+/// Refuses what a provider without `n` and JSON mode cannot express:
+/// `n > 1` and a JSON `response_format`, naming the field.
+pub(crate) fn refuse_n_and_json_mode(
+    request: &ChatCompletionRequest,
+    models: &str,
+) -> Result<(), GatewayError> {
+    if request.n.is_some_and(|n| n > 1) {
+        return Err(invalid_field(
+            "n".into(),
+            &format!("must be 1 for {models}"),
+        ));
+    }
+    if matches!(
+        request.response_format,
+        Some(
+            crate::openai::ResponseFormat::JsonObject
+                | crate::openai::ResponseFormat::JsonSchema { .. }
+        )
+    ) {
+        return Err(invalid_field(
+            "response_format".into(),
+            &format!("JSON mode is not supported by {models}; use an openai or gemini model"),
+        ));
+    }
+    Ok(())
+}
+
 /// Tool-call arguments as a JSON object (`""` counts as `{}`); `None` when
 /// they are not an object, which neither Anthropic nor Gemini accept.
 pub(crate) fn arguments_object(arguments: &str) -> Option<serde_json::Value> {

@@ -1,36 +1,114 @@
-//! Spans of upstream calls with the OpenTelemetry GenAI attributes: one per
-//! attempt, ended when the answer is complete — for streams, when the
-//! stream ends (or is dropped).
+//! A provider whose every call is a client span with the OpenTelemetry
+//! GenAI attributes (applied to every provider when tracing is on): one
+//! span per attempt, ended when the answer is complete — for streams, when
+//! the stream ends (or is dropped).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use async_trait::async_trait;
 use futures_util::{Stream, StreamExt};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
 
-use super::{ChunkStream, ProviderId};
+use super::{ChunkStream, Embedded, Provider, ProviderId};
 use crate::error::GatewayError;
-use crate::openai::{ChatCompletion, ChatCompletionChunk, Usage};
+use crate::openai::embeddings::EmbeddingsRequest;
+use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage};
 use crate::traces::{Span, provider_name, strings};
 
-/// Starts the span of one call of `model` at `provider` (the current span's child).
-pub fn attempt_span(provider: ProviderId, model: &str, retry: u32) -> Span {
-    if !crate::traces::enabled() {
-        return Span::default();
+/// Wraps a provider: one span per call, named `chat {model}` (or
+/// `embeddings {model}`), a child of the request's span.
+pub struct TracedProvider(pub Arc<dyn Provider>);
+
+impl TracedProvider {
+    fn span(&self, operation: &'static str, model: &str) -> Span {
+        let span = Span::child(format!("{operation} {model}"), SpanKind::Client);
+        span.set_all(vec![
+            KeyValue::new("gen_ai.operation.name", operation),
+            KeyValue::new("gen_ai.provider.name", provider_name(self.0.id())),
+            KeyValue::new("gen_ai.request.model", model.to_owned()),
+        ]);
+        span
     }
-    let span = Span::child(format!("chat {model}"), SpanKind::Client);
-    span.set_all(vec![
-        KeyValue::new("gen_ai.operation.name", "chat"),
-        KeyValue::new("gen_ai.provider.name", provider_name(provider)),
-        KeyValue::new("gen_ai.request.model", model.to_owned()),
-        KeyValue::new("gateway.retry", i64::from(retry)),
-    ]);
-    span
+}
+
+#[async_trait]
+impl Provider for TracedProvider {
+    fn id(&self) -> ProviderId {
+        self.0.id()
+    }
+
+    async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {
+        let span = self.span("chat", &request.model);
+        let cut = Unfinished(Some(span.clone()));
+        let result = span.run(self.0.chat(request)).await;
+        cut.defuse();
+        match &result {
+            Ok(completion) => answered(&span, completion),
+            Err(error) => failed(&span, error),
+        }
+        result
+    }
+
+    async fn chat_stream(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChunkStream, GatewayError> {
+        let span = self.span("chat", &request.model);
+        let cut = Unfinished(Some(span.clone()));
+        let result = span.run(self.0.chat_stream(request)).await;
+        cut.defuse();
+        match result {
+            Ok(chunks) => Ok(stream(chunks, span)),
+            Err(error) => {
+                failed(&span, &error);
+                Err(error)
+            }
+        }
+    }
+
+    async fn embed(&self, request: &EmbeddingsRequest) -> Result<Embedded, GatewayError> {
+        let span = self.span("embeddings", &request.model);
+        let cut = Unfinished(Some(span.clone()));
+        let result = span.run(self.0.embed(request)).await;
+        cut.defuse();
+        match &result {
+            Ok(embedded) => span.set(
+                "gen_ai.usage.input_tokens",
+                i64::try_from(embedded.prompt_tokens).unwrap_or(i64::MAX),
+            ),
+            Err(error) => failed(&span, error),
+        }
+        result
+    }
+
+    async fn list_models(&self) -> Result<Vec<String>, GatewayError> {
+        self.0.list_models().await
+    }
+}
+
+/// A call's span while the call runs: dropped before [`Self::defuse`], the
+/// call was cut (the request's deadline, the client leaving), and says so.
+struct Unfinished(Option<Span>);
+
+impl Unfinished {
+    fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            span.fail("cancelled", "the call was cut before it finished");
+        }
+    }
 }
 
 /// Records a failed call and ends its span.
-pub fn failed(span: &Span, error: &GatewayError) {
+fn failed(span: &Span, error: &GatewayError) {
     if span.is_recording() {
         let status = error.status().as_u16();
         let kind = match error {
@@ -45,7 +123,7 @@ pub fn failed(span: &Span, error: &GatewayError) {
 }
 
 /// Records a complete answer and ends its span.
-pub fn answered(span: &Span, completion: &ChatCompletion) {
+fn answered(span: &Span, completion: &ChatCompletion) {
     if span.is_recording() {
         response(
             span,
@@ -94,7 +172,7 @@ pub fn response(
 
 /// A stream whose span ends with it: at its last chunk, at an error, or
 /// when the client leaves and the stream is dropped.
-pub fn stream(chunks: ChunkStream, span: Span) -> ChunkStream {
+fn stream(chunks: ChunkStream, span: Span) -> ChunkStream {
     if !span.is_recording() {
         return chunks;
     }

@@ -15,7 +15,7 @@ use crate::account::Account;
 use crate::error::GatewayError;
 use crate::limits::{self, Reservation};
 use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest};
-use crate::providers::{ChunkStream, Provider, traced};
+use crate::providers::{ChunkStream, Provider};
 use crate::traces;
 
 /// One try at one candidate.
@@ -148,16 +148,14 @@ pub async fn run(
             else {
                 break 'candidates;
             };
-            let span = traced::attempt_span(route.provider, &route.model, retry);
             // Cut by the request's own deadline rather than the provider's
             // time limits: that says nothing about the provider's health, so
             // one client's long requests cannot open a breaker for all.
-            let (result, cut_by_deadline) = match span
-                .run(tokio::time::timeout(
-                    remaining,
-                    attempt(provider, request, stream, settings.timeouts.first_byte),
-                ))
-                .await
+            let (result, cut_by_deadline) = match tokio::time::timeout(
+                remaining,
+                attempt(provider, request, stream, settings.timeouts.first_byte),
+            )
+            .await
             {
                 Ok(result) => (result, false),
                 Err(_) => (
@@ -170,13 +168,6 @@ pub async fn run(
             waited += started.elapsed();
             match result {
                 Ok((output, ttft)) => {
-                    let output = match output {
-                        Output::Json(completion) => {
-                            traced::answered(&span, &completion);
-                            Output::Json(completion)
-                        }
-                        Output::Stream(chunks) => Output::Stream(traced::stream(chunks, span)),
-                    };
                     let elapsed = started.elapsed();
                     if tracked {
                         dispatch.succeeded(route, elapsed, ttft);
@@ -194,7 +185,6 @@ pub async fn run(
                     });
                 }
                 Err(error) => {
-                    traced::failed(&span, &error);
                     if let Some(reservation) = reservation {
                         account.refund(reservation);
                     }

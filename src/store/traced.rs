@@ -32,13 +32,7 @@ impl TracedStore {
         operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let span = self.span(operation);
-        let result = call.await;
-        if let Err(e) = &result {
-            span.fail("store_error", e.to_string());
-        }
-        span.end();
-        result
+        self.span(operation).within("store_error", call).await
     }
 }
 

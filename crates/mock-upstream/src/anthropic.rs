@@ -231,13 +231,7 @@ pub(crate) async fn messages(
         .map(|m| text_of(&m["content"]))
         .unwrap_or_default();
     let d = Directives::for_request(state, "anthropic", &text);
-    if let Some(delay) = d.delay {
-        tokio::time::sleep(delay).await;
-    }
-    if d.drop {
-        return Err(DropConnection);
-    }
-    if let Some(status) = d.status {
+    if let Some(status) = d.before_answer().await? {
         return Ok(status_error(status));
     }
     let id = format!("msg_mock{}", state.next_id());

@@ -289,13 +289,7 @@ pub(crate) async fn converse(
     }
     let text = user_text(&body);
     let d = Directives::for_request(state, "bedrock", &text);
-    if let Some(delay) = d.delay {
-        tokio::time::sleep(delay).await;
-    }
-    if d.drop {
-        return Err(DropConnection);
-    }
-    if let Some(status) = d.status {
+    if let Some(status) = d.before_answer().await? {
         return Ok(status_error(status));
     }
     let tool = body["toolConfig"]["tools"][0]["toolSpec"]["name"].as_str();

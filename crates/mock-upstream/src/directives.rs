@@ -93,6 +93,19 @@ impl Directives {
         d
     }
 
+    /// Applies the faults every endpoint shares: waits `mock:delay_ms`,
+    /// then drops the connection (`mock:drop`) or names the error status to
+    /// answer with (`mock:status`).
+    pub async fn before_answer(&self) -> Result<Option<u16>, crate::DropConnection> {
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if self.drop {
+            return Err(crate::DropConnection);
+        }
+        Ok(self.status)
+    }
+
     /// The user's text without directives.
     pub fn strip(text: &str) -> String {
         text.split_whitespace()

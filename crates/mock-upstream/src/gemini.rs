@@ -334,13 +334,7 @@ pub(crate) async fn generate(
         .map(|c| text_of(&c["parts"]))
         .unwrap_or_default();
     let d = Directives::for_request(state, "gemini", &text);
-    if let Some(delay) = d.delay {
-        tokio::time::sleep(delay).await;
-    }
-    if d.drop {
-        return Err(DropConnection);
-    }
-    if let Some(status) = d.status {
+    if let Some(status) = d.before_answer().await? {
         return Ok(status_error(status));
     }
     let first_tool = body["tools"][0]["functionDeclarations"][0]["name"].as_str();

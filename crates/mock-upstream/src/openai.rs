@@ -202,13 +202,7 @@ pub(crate) async fn embeddings(
         return bad("'input' cannot contain an empty string");
     }
     let d = Directives::for_request(state, "openai", &texts[0]);
-    if let Some(delay) = d.delay {
-        tokio::time::sleep(delay).await;
-    }
-    if d.drop {
-        return Err(DropConnection);
-    }
-    if let Some(status) = d.status {
+    if let Some(status) = d.before_answer().await? {
         return Ok(status_error(status));
     }
     let dims = body["dimensions"].as_u64().unwrap_or(64) as usize;
@@ -280,13 +274,7 @@ pub(crate) async fn chat(
     }
     let text = last_user_text(&body);
     let d = Directives::for_request(state, provider, &text);
-    if let Some(delay) = d.delay {
-        tokio::time::sleep(delay).await;
-    }
-    if d.drop {
-        return Err(DropConnection);
-    }
-    if let Some(status) = d.status {
+    if let Some(status) = d.before_answer().await? {
         return Ok(status_error(status));
     }
     if d.filter.as_deref() == Some("prompt") {

@@ -5,11 +5,10 @@ use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
 use crate::openai::{
-    ChatCompletionRequest, ContentPart, Extra, MessageContent, ResponseFormat, Role, ToolChoice,
-    ToolChoiceMode,
+    ChatCompletionRequest, ContentPart, Extra, MessageContent, Role, ToolChoice, ToolChoiceMode,
 };
 use crate::providers::media::{Image, parse_image};
-use crate::providers::{arguments_object, invalid_field};
+use crate::providers::{arguments_object, invalid_field, refuse_n_and_json_mode};
 
 /// `POST /v1/messages` body.
 #[derive(Debug, Serialize)]
@@ -132,18 +131,7 @@ pub fn to_anthropic<'a>(
     req: &'a ChatCompletionRequest,
     stream: bool,
 ) -> Result<MessagesRequest<'a>, GatewayError> {
-    if req.n.is_some_and(|n| n > 1) {
-        return Err(invalid_field("n".into(), "must be 1 for anthropic models"));
-    }
-    if matches!(
-        req.response_format,
-        Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. })
-    ) {
-        return Err(invalid_field(
-            "response_format".into(),
-            "JSON mode is not supported by anthropic models; use an openai or gemini model",
-        ));
-    }
+    refuse_n_and_json_mode(req, "anthropic models")?;
     let mut system = Vec::new();
     let mut messages: Vec<Message<'a>> = Vec::new();
     let mut has_tool_blocks = false;

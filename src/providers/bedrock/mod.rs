@@ -74,6 +74,25 @@ pub fn error_status(code: &str) -> u16 {
     }
 }
 
+/// Sets the model and the translated input on a Converse or a
+/// ConverseStream call (two builder types with the same setters).
+macro_rules! with_input {
+    ($call:expr, $request:expr, $input:expr) => {{
+        let ConverseInput {
+            system,
+            messages,
+            inference,
+            tools,
+        } = $input;
+        $call
+            .model_id(&$request.model)
+            .set_system(Some(system).filter(|s| !s.is_empty()))
+            .set_messages(Some(messages))
+            .inference_config(inference)
+            .set_tool_config(tools)
+    }};
+}
+
 #[async_trait]
 impl Provider for Bedrock {
     fn id(&self) -> ProviderId {
@@ -81,22 +100,8 @@ impl Provider for Bedrock {
     }
 
     async fn chat(&self, request: &ChatCompletionRequest) -> Result<ChatCompletion, GatewayError> {
-        let ConverseInput {
-            system,
-            messages,
-            inference,
-            tools,
-        } = to_converse(request)?;
-        let call = self
-            .client()
-            .await
-            .converse()
-            .model_id(&request.model)
-            .set_system(Some(system).filter(|s| !s.is_empty()))
-            .set_messages(Some(messages))
-            .inference_config(inference)
-            .set_tool_config(tools)
-            .send();
+        let input = to_converse(request)?;
+        let call = with_input!(self.client().await.converse(), request, input).send();
         let out = tokio::time::timeout(self.timeouts.total, call)
             .await
             .map_err(|_| self.timeout())?
@@ -113,22 +118,8 @@ impl Provider for Bedrock {
         &self,
         request: &ChatCompletionRequest,
     ) -> Result<ChunkStream, GatewayError> {
-        let ConverseInput {
-            system,
-            messages,
-            inference,
-            tools,
-        } = to_converse(request)?;
-        let call = self
-            .client()
-            .await
-            .converse_stream()
-            .model_id(&request.model)
-            .set_system(Some(system).filter(|s| !s.is_empty()))
-            .set_messages(Some(messages))
-            .inference_config(inference)
-            .set_tool_config(tools)
-            .send();
+        let input = to_converse(request)?;
+        let call = with_input!(self.client().await.converse_stream(), request, input).send();
         let out = tokio::time::timeout(self.timeouts.first_byte, call)
             .await
             .map_err(|_| self.timeout())?

@@ -12,11 +12,10 @@ use base64::Engine;
 
 use crate::error::GatewayError;
 use crate::openai::{
-    ChatCompletionRequest, ContentPart, MessageContent, ResponseFormat, Role, ToolChoice,
-    ToolChoiceMode,
+    ChatCompletionRequest, ContentPart, MessageContent, Role, ToolChoice, ToolChoiceMode,
 };
 use crate::providers::media::{Image, parse_image};
-use crate::providers::{arguments_object, invalid_field};
+use crate::providers::{arguments_object, invalid_field, refuse_n_and_json_mode};
 
 /// Everything a Converse or ConverseStream call carries besides the model.
 #[derive(Debug, Clone)]
@@ -34,18 +33,7 @@ pub struct ConverseInput {
 /// Builds the Converse input. Errors name the OpenAI field that cannot be
 /// expressed.
 pub fn to_converse(req: &ChatCompletionRequest) -> Result<ConverseInput, GatewayError> {
-    if req.n.is_some_and(|n| n > 1) {
-        return Err(invalid_field("n".into(), "must be 1 for bedrock models"));
-    }
-    if matches!(
-        req.response_format,
-        Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. })
-    ) {
-        return Err(invalid_field(
-            "response_format".into(),
-            "JSON mode is not supported through Bedrock Converse; use tools or another provider",
-        ));
-    }
+    refuse_n_and_json_mode(req, "bedrock models")?;
     let mut system = Vec::new();
     let mut messages: Vec<(ConversationRole, Vec<ContentBlock>)> = Vec::new();
     let mut has_tool_blocks = false;
