@@ -205,6 +205,26 @@ pub(crate) fn invalid_field(param: String, message: &str) -> GatewayError {
     GatewayError::invalid(format!("'{param}' {message}"), Some(param))
 }
 
+/// A model (or deployment) name that goes into a URL path: `A-Z a-z 0-9
+/// . _ -`, not empty and not a dot segment, so a client's model name can
+/// never reach another path of the provider with the gateway's key.
+pub(crate) fn path_segment<'a>(name: &'a str, provider: &str) -> Result<&'a str, GatewayError> {
+    let valid = !name.is_empty()
+        && name.bytes().any(|b| b != b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if valid {
+        Ok(name)
+    } else {
+        let shown: String = name.chars().take(100).collect();
+        Err(GatewayError::invalid(
+            format!("'model' '{shown}' is not a valid {provider} model name"),
+            Some("model".to_owned()),
+        ))
+    }
+}
+
 /// Refuses what a provider without `n` and JSON mode cannot express:
 /// `n > 1` and a JSON `response_format`, naming the field.
 pub(crate) fn refuse_n_and_json_mode(
@@ -276,6 +296,26 @@ mod tests {
             redact("Incorrect API key provided: sk-tes****cdef.", key),
             "Incorrect API key provided: sk-tes****[redacted]."
         );
+    }
+
+    #[test]
+    fn path_segments_are_names_never_paths() {
+        assert_eq!(
+            path_segment("gpt-4o_prod.v2", "azure").ok(),
+            Some("gpt-4o_prod.v2")
+        );
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "x?api-version=1",
+            "a b",
+            "x%2F",
+        ] {
+            assert!(path_segment(bad, "azure").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -80,16 +80,21 @@ impl OpenAi {
     }
 
     /// The URL of `endpoint` (`chat/completions`, `embeddings`) for
-    /// `model`, and the model name the body carries.
-    fn url<'a>(&'a self, endpoint: &str, model: &'a str) -> (String, &'a str) {
-        match &self.target {
+    /// `model`, and the model name the body carries. An Azure deployment
+    /// name is a path segment, checked as one.
+    fn url<'a>(
+        &'a self,
+        endpoint: &str,
+        model: &'a str,
+    ) -> Result<(String, &'a str), GatewayError> {
+        Ok(match &self.target {
             Target::Base(base) => (format!("{base}/{endpoint}"), model),
             Target::Deployments {
                 endpoint: host,
                 api_version,
                 azure,
             } => {
-                let deployment = azure.deployment(model);
+                let deployment = super::path_segment(azure.deployment(model), "Azure")?;
                 (
                     format!(
                         "{host}/openai/deployments/{deployment}/{endpoint}?api-version={api_version}"
@@ -100,7 +105,7 @@ impl OpenAi {
             Target::AzureV1 { base, azure } => {
                 (format!("{base}/{endpoint}"), azure.deployment(model))
             }
-        }
+        })
     }
 
     fn post(&self, url: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
@@ -121,7 +126,7 @@ impl OpenAi {
         request: &ChatCompletionRequest,
         stream: bool,
     ) -> Result<Answer, GatewayError> {
-        let (url, model) = self.url("chat/completions", &request.model);
+        let (url, model) = self.url("chat/completions", &request.model)?;
         let body = self.body(request, model)?;
         self.upstream.send(self.post(&url, body), stream).await
     }
@@ -210,7 +215,7 @@ impl Provider for OpenAi {
 
     /// A pass-through that checks one vector came back per input.
     async fn embed(&self, request: &EmbeddingsRequest) -> Result<Embedded, GatewayError> {
-        let (url, model) = self.url("embeddings", &request.model);
+        let (url, model) = self.url("embeddings", &request.model)?;
         let body = if model == request.model {
             serde_json::to_vec(request)
         } else {

@@ -64,18 +64,7 @@ impl Gemini {
 /// The model as a path segment: anything that could change the URL is
 /// refused.
 fn path_model(model: &str) -> Result<&str, GatewayError> {
-    let model = model.strip_prefix("models/").unwrap_or(model);
-    if model.is_empty()
-        || !model
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-    {
-        return Err(GatewayError::invalid(
-            format!("'model' '{model}' is not a valid Gemini model name"),
-            Some("model".to_owned()),
-        ));
-    }
-    Ok(model)
+    super::path_segment(model.strip_prefix("models/").unwrap_or(model), "Gemini")
 }
 
 #[async_trait]
