@@ -474,3 +474,34 @@ async fn declared_providers_join_cost_routing_and_have_their_own_limits() {
         "{json}"
     );
 }
+
+#[tokio::test]
+async fn the_responses_api_reaches_declared_providers() {
+    let local = keyless().await;
+    let h = gateway("responses", &local, "").await;
+    for model in [
+        format!("bedrock/{}", BEDROCK_MODELS[1]),
+        "azure/gpt-4o".to_owned(),
+        "groq/llama-3.3-70b-versatile".to_owned(),
+    ] {
+        let response = h
+            .http
+            .post(h.url("/v1/responses"))
+            .bearer_auth(common::CLIENT_KEY)
+            .header("content-type", "application/json")
+            .body(
+                json!({"model": model, "input": "hello responses", "instructions": "Be brief."})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200, "{model}");
+        let json = json_of(response).await;
+        assert_eq!(json["status"], "completed", "{model}: {json}");
+        assert_eq!(
+            json["output"][0]["content"][0]["text"], "Echo: hello responses",
+            "{model}"
+        );
+    }
+}
