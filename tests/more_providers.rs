@@ -436,37 +436,46 @@ async fn failover_runs_across_bedrock_anthropic_and_azure() {
 async fn declared_providers_join_cost_routing_and_have_their_own_limits() {
     let local = keyless().await;
     let config = "[routes]\nmixed = [\"openai/gpt-5.5\", \"groq/llama-3.3-70b-versatile\"]\n\
-                  [limits.groq]\nrequests_per_minute = 2\n";
+                  [routing]\nsmart_models = [\"groq/llama-3.3-70b-versatile\"]\n\
+                  [pricing.\"groq/llama-3.3-70b-versatile\"]\ninput = 0.001\noutput = 0.001\n\
+                  [limits.groq]\nrequests_per_minute = 3\n";
     let h = gateway("cost-limits", &local, config).await;
-    let response = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(common::CLIENT_KEY)
-        .header("x-routing-strategy", "cost")
-        .header("content-type", "application/json")
-        .body(chat_body("mixed", "cheapest please").to_string())
-        .send()
-        .await
-        .expect("sent");
+    let by_cost = |model: &'static str| {
+        h.http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(common::CLIENT_KEY)
+            .header("x-routing-strategy", "cost")
+            .header("content-type", "application/json")
+            .body(chat_body(model, "cheapest please").to_string())
+            .send()
+    };
+    let response = by_cost("mixed").await.expect("sent");
     assert_eq!(response.status(), 200);
     assert_eq!(
         header(&response, "x-gateway-provider"),
         "groq",
-        "its configured price makes it the cheaper member"
+        "its configured price makes it the cheaper member of the route"
     );
-    let second = h
-        .chat(&chat_body("groq/llama-3.3-70b-versatile", "two"))
-        .await;
-    assert_eq!(second.status(), 200);
+    let response = by_cost("smart-model").await.expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "x-gateway-provider"),
+        "groq",
+        "[routing] smart_models puts it in the smart pool, where it is the cheapest"
+    );
     let third = h
         .chat(&chat_body("groq/llama-3.3-70b-versatile", "three"))
         .await;
+    assert_eq!(third.status(), 200);
+    let fourth = h
+        .chat(&chat_body("groq/llama-3.3-70b-versatile", "four"))
+        .await;
     assert_eq!(
-        third.status(),
+        fourth.status(),
         429,
         "[limits.groq] applies to the declared provider"
     );
-    let json = json_of(third).await;
+    let json = json_of(fourth).await;
     assert!(
         json["error"]["message"]
             .as_str()

@@ -59,6 +59,10 @@ pub struct RoutingFile {
     pub cross_provider_fallbacks: Option<bool>,
     /// Whether the built-in `flagship` and `fast` routes exist (default true).
     pub builtin_routes: Option<bool>,
+    /// Models added to the smart-routing pool beside the catalogued ones
+    /// (`provider/model`, e.g. a declared provider's).
+    #[serde(default)]
+    pub smart_models: Vec<String>,
 }
 
 /// `[providers.NAME]` in the config file: overrides for a built-in

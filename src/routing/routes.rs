@@ -116,6 +116,7 @@ pub struct Routes {
     cross_provider: bool,
     configured: BTreeSet<ProviderId>,
     extra_models: Vec<(String, ProviderId)>,
+    smart_models: Vec<Route>,
     listed: Arc<RwLock<Listed>>,
     smart_alias: String,
 }
@@ -189,9 +190,11 @@ impl Routes {
             .iter()
             .map(|m| resolve("model", m).map(|r| (m.clone(), r.provider)))
             .collect::<Result<_, _>>()?;
+        let smart_models = chain("smart model", &file.routing.smart_models)?;
         Ok(Self {
             names,
             fallbacks,
+            smart_models,
             cross_provider: file.routing.cross_provider_fallbacks.unwrap_or(true),
             configured,
             extra_models,
@@ -270,15 +273,17 @@ impl Routes {
         add_listed(&mut listed, provider, models);
     }
 
-    /// Every catalogued model whose provider has a key: the smart-routing pool.
+    /// Every catalogued model whose provider has a key, and the models of
+    /// `[routing] smart_models`: the smart-routing pool.
     pub fn smart_pool(&self) -> Vec<Route> {
-        catalog::MODELS
-            .iter()
-            .filter(|m| self.configured.contains(&m.provider))
-            .map(|m| Route {
-                provider: m.provider,
-                model: m.id.to_owned(),
-            })
+        let catalogued = catalog::MODELS.iter().map(|m| Route {
+            provider: m.provider,
+            model: m.id.to_owned(),
+        });
+        let mut seen = BTreeSet::new();
+        catalogued
+            .chain(self.smart_models.iter().cloned())
+            .filter(|r| self.configured.contains(&r.provider) && seen.insert(r.clone()))
             .collect()
     }
 
