@@ -201,39 +201,36 @@ pub(super) fn providers(
         config.discover_models = false;
         out.insert(id, config);
     }
-    let mut prices = Vec::new();
     for (name, table) in &file.providers {
         if ProviderId::from_prefix(name).is_some_and(|id| id.is_builtin()) {
             continue;
         }
-        let table_name = format!("[providers.{name}]");
         let kind = ProviderKind::parse(
-            &table_name,
+            &format!("[providers.{name}]"),
             table.kind.as_deref().ok_or_else(|| {
                 file_error(
-                    &table_name,
+                    &format!("[providers.{name}]"),
                     "needs kind = \"openai\" (or anthropic, gemini, azure, bedrock); the built-in providers are openai, anthropic, google",
                 )
             })?,
         )?;
-        let id = ProviderId::declare(name);
-        let config = declared(var, &table_name, table, kind, defaults)?;
-        for model in table.pricing.keys() {
-            prices.push((format!("{id}/{model}"), table.pricing[model].clone()));
-        }
-        out.insert(id, config);
+        let config = declared(var, name, table, kind, defaults)?;
+        out.insert(ProviderId::declare(name), config);
     }
-    for (name, price) in prices {
+    // A provider's own prices are kept as `NAME/model`; `[pricing]` wins.
+    let scoped: Vec<(String, crate::pricing::PriceFile)> = file
+        .providers
+        .iter()
+        .filter_map(|(name, table)| Some((ProviderId::from_prefix(name)?, table)))
+        .flat_map(|(id, table)| {
+            table
+                .pricing
+                .iter()
+                .map(move |(model, price)| (format!("{id}/{model}"), price.clone()))
+        })
+        .collect();
+    for (name, price) in scoped {
         file.pricing.entry(name).or_insert(price);
-    }
-    for (name, table) in &file.providers {
-        if let Some(id) = ProviderId::from_prefix(name).filter(|id| id.is_builtin()) {
-            for (model, price) in &table.pricing {
-                file.pricing
-                    .entry(format!("{id}/{model}"))
-                    .or_insert_with(|| price.clone());
-            }
-        }
     }
     Ok(out)
 }
@@ -381,14 +378,12 @@ fn common(
 /// A provider declared with a kind.
 fn declared(
     var: &impl Fn(&str) -> Option<String>,
-    table_name: &str,
+    name: &str,
     table: &ProviderFile,
     kind: ProviderKind,
     defaults: &Defaults,
 ) -> Result<ProviderConfig, ConfigError> {
-    let name = table_name
-        .trim_start_matches("[providers.")
-        .trim_end_matches(']');
+    let table_name = &format!("[providers.{name}]");
     let mut config = common(name, table, kind, defaults)?;
     let only = |field: &str, set: bool, kinds: &str| {
         if set {
