@@ -788,6 +788,20 @@ def compare_tools() -> dict:
     return {"litellm": venv / "bin" / "litellm", "portkey": start}
 
 
+def tree_rss_kb(pid: int, field: str) -> int:
+    """`field` of a process and all its descendants, summed (multi-process servers)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += rss_kb(current, field)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return total
+
+
 def start_and_time(cmd: list, env: dict, port: int, headers: dict, log_name: str, timeout: float = 120):
     """Starts a proxy; returns (process, ms from spawn to its first answered chat request)."""
     log = open(ROOT / "bench" / "results" / log_name, "wb")
@@ -817,16 +831,17 @@ def compare_section(gateway_bin: Path, mock_port: int, oha: str, rates: list, du
     results["direct"] = {"rows": [load(oha, direct_url, r, duration, connections, False) for r in rates]}
 
     def run(name: str, cmd: list, env: dict, port: int, headers: dict) -> None:
-        proc, first_ms = start_and_time(cmd, {**path, **env}, port, headers, f"compare-{name}.log")
+        log = "compare-" + "".join(c if c.isalnum() else "-" for c in name) + ".log"
+        proc, first_ms = start_and_time(cmd, {**path, **env}, port, headers, log)
         try:
             time.sleep(1.0)
-            idle = rss_kb(proc.pid, "VmRSS")
+            idle = tree_rss_kb(proc.pid, "VmRSS")
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
             hdrs = [f"{k}: {v}" for k, v in headers.items() if k != "content-type"]
             load(oha, url, 100, 2, connections, False, hdrs)
             rows = [load(oha, url, r, duration, connections, False, hdrs) for r in rates]
             results[name] = {"first_answer_ms": first_ms, "idle_rss_mib": idle / 1024,
-                             "peak_rss_mib": rss_kb(proc.pid, "VmHWM") / 1024, "rows": rows}
+                             "peak_rss_mib": tree_rss_kb(proc.pid, "VmHWM") / 1024, "rows": rows}
         finally:
             proc.terminate()
             try:
@@ -840,16 +855,19 @@ def compare_section(gateway_bin: Path, mock_port: int, oha: str, rates: list, du
          "OPENAI_BASE_URL": base, "CACHE_ENABLED": "false", "RUST_LOG": "warn"},
         port, {"authorization": f"Bearer {CLIENT_KEY}", "content-type": "application/json"})
 
-    port = free_port()
     config = ROOT / "bench" / "results" / "litellm.yaml"
     config.write_text(
         "model_list:\n  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
         f"      api_base: {base}\n      api_key: {PROVIDER_KEY}\n"
         f"general_settings:\n  master_key: sk-{CLIENT_KEY}\n"
         "litellm_settings:\n  telemetry: false\n  drop_params: true\n")
-    run("litellm", [str(tools["litellm"]), "--config", str(config), "--port", str(port), "--num_workers", "1"],
-        {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"},
-        port, {"authorization": f"Bearer sk-{CLIENT_KEY}", "content-type": "application/json"})
+    for workers in (1, os.cpu_count() or 1):
+        port = free_port()
+        name = "litellm" if workers == 1 else f"litellm ({workers} workers)"
+        run(name, [str(tools["litellm"]), "--config", str(config), "--port", str(port), "--num_workers",
+                   str(workers)],
+            {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"},
+            port, {"authorization": f"Bearer sk-{CLIENT_KEY}", "content-type": "application/json"})
 
     port = free_port()
     run("portkey", ["node", str(tools["portkey"]), f"--port={port}", "--headless"], {},
@@ -860,7 +878,7 @@ def compare_section(gateway_bin: Path, mock_port: int, oha: str, rates: list, du
 
 def print_compare(r: dict) -> None:
     print(f"\ncompared gateways in front of one mock (same load, one run; LiteLLM {LITELLM_VERSION}, "
-          f"Portkey gateway {PORTKEY_VERSION}, one process each):")
+          f"Portkey gateway {PORTKEY_VERSION}; RSS summed over a server's processes):")
     print("| | " + " | ".join(f"{rate} req/s: achieved, p50 / p99 ms" for rate in r["rates"])
           + " | start → first answer | RSS idle → peak |")
     print("|---|" + "---|" * (len(r["rates"]) + 2))
