@@ -310,7 +310,10 @@ fn build_provider(
     for (name, value) in &config.headers {
         let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| GatewayError::Internal(format!("header name '{name}'")))?;
-        headers.insert(name, crate::providers::http::sensitive_header(value)?);
+        headers.insert(
+            name,
+            crate::providers::http::sensitive_header(value.expose())?,
+        );
     }
     let upstream = Upstream {
         id,

@@ -183,6 +183,21 @@ async fn a_keyless_local_server_is_called_without_a_key_and_its_models_are_disco
     assert!(sent.header("authorization").is_none(), "no key is sent");
     assert_eq!(sent.body["model"], "qwen2.5:7b");
 
+    // Its embeddings endpoint is reached the same way.
+    let response = h
+        .http
+        .post(h.url("/v1/embeddings"))
+        .bearer_auth(common::CLIENT_KEY)
+        .header("content-type", "application/json")
+        .body(json!({"model": "local/nomic-embed-text", "input": ["one", "two"]}).to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-gateway-provider"), "local");
+    let json = json_of(response).await;
+    assert_eq!(json["data"].as_array().map(Vec::len), Some(2));
+
     // The local server's /models answer joins the listing, by provider/model
     // where another provider offers the same name.
     let mut ids = Vec::new();

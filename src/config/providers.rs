@@ -118,8 +118,9 @@ pub struct ProviderConfig {
     pub api_key: Option<Secret>,
     /// Base URL without a trailing slash (Bedrock: an endpoint override, or empty).
     pub base_url: String,
-    /// Extra headers sent on every call (values never logged).
-    pub headers: Vec<(String, String)>,
+    /// Extra headers sent on every call (values may be credentials: never
+    /// printed).
+    pub headers: Vec<(String, Secret)>,
     /// Models this provider lists (and serves by bare name when no other
     /// provider lists them).
     pub models: Vec<String>,
@@ -321,7 +322,7 @@ fn common(
                 format!("headers: '{header}' is not a valid header name and value"),
             ));
         }
-        headers.push((header.clone(), value.clone()));
+        headers.push((header.clone(), Secret::new(value.clone())));
     }
     if table.models.as_ref().is_some_and(|m| m.len() > 1_000) {
         return Err(file_error(&table_name, "lists more than 1000 models"));

@@ -231,7 +231,14 @@ models = ["anthropic.claude-3-5-haiku-20241022-v1:0"]
     assert_eq!(groq.base_url, "https://api.groq.example/openai/v1");
     assert_eq!(groq.api_key.as_ref().map(Secret::expose), Some("gsk-test"));
     assert_eq!(groq.models, ["llama-3.3-70b-versatile"]);
-    assert_eq!(groq.headers, [("X-Title".to_owned(), "gateway".to_owned())]);
+    assert_eq!(
+        groq.headers,
+        [("X-Title".to_owned(), Secret::new("gateway"))]
+    );
+    assert!(
+        !format!("{groq:?}").contains("gsk-test") && !format!("{groq:?}").contains("\"gateway\""),
+        "keys and header values never print"
+    );
     assert!(!groq.quirks.stream_options && !groq.discover_models);
     assert_eq!(groq.quirks.max_tokens, MaxTokensField::MaxTokens);
     assert_eq!(groq.max_retries, 1);
