@@ -10,19 +10,16 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
-use crate::account::Account;
 use crate::api::pipeline::{self, COST_HEADER, Exchange, MODEL_HEADER, PROVIDER_HEADER};
 use crate::app::AppState;
-use crate::auth::{RequestId, Tenant};
+use crate::auth::Tenant;
 use crate::cache::embed::{Embedder, StaticEmbedder};
 use crate::error::GatewayError;
 use crate::openai::Usage;
 use crate::openai::embeddings::{self, EmbeddingsRequest};
 use crate::providers::{Embedded, ProviderId};
-use crate::request_log::RequestLog;
 use crate::routing::Route;
 use crate::routing::retry::{Next, backoff, next_step};
-use crate::traces::Span;
 
 /// The model id of the in-process embedding table.
 pub const LOCAL_MODEL: &str = "local/minilm-static";
@@ -68,19 +65,9 @@ fn backend(model: &str) -> Result<Backend, GatewayError> {
 
 /// The handler.
 pub async fn create(State(state): State<AppState>, request: Request) -> Response {
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let id = parts
-        .extensions
-        .get::<RequestId>()
-        .map_or("", |r| r.0.as_str());
     let tenant = parts.extensions.get::<Tenant>();
-    let tenant_id = tenant.map_or("", |t| t.id.as_str());
-    let trace = Span::server(&parts.headers, "POST /v1/embeddings");
-    let mut log = RequestLog::start(id, tenant_id, started, state.metrics.clone());
-    log.trace = trace.clone();
-    let account = Account::open(id, tenant_id, state.ledger.clone(), trace.clone());
-    let mut exchange = Exchange::new(account, log, started);
+    let (mut exchange, trace) = Exchange::open(&state, &parts, "POST /v1/embeddings");
     let result = trace
         .run(embed(&state, &parts, body, tenant, &mut exchange))
         .await;

@@ -26,6 +26,7 @@ use crate::openai::{ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, 
 use crate::pricing::Unpriced;
 use crate::providers::ChunkStream;
 use crate::providers::sse::data_event;
+use crate::providers::stream::ChunkBuilder;
 use crate::request_log::RequestLog;
 use crate::routing::failover::{self, Output};
 use crate::routing::strategy::Strategy;
@@ -86,20 +87,10 @@ pub trait Format: Send + 'static {
 
 /// Serves one request in `format`.
 pub async fn handle<F: Format>(state: AppState, request: Request, mut format: F) -> Response {
-    let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let id = parts
-        .extensions
-        .get::<RequestId>()
-        .map_or("", |r| r.0.as_str());
     let tenant = parts.extensions.get::<Tenant>();
-    let tenant_id = tenant.map_or("", |t| t.id.as_str());
-    let trace = Span::server(&parts.headers, format.route());
-    let mut log = RequestLog::start(id, tenant_id, started, state.metrics.clone());
-    log.log_prompts = state.config.log_prompts;
-    log.trace = trace.clone();
-    let account = Account::open(id, tenant_id, state.ledger.clone(), trace.clone());
-    let mut exchange = Exchange::new(account, log, started);
+    let (mut exchange, trace) = Exchange::open(&state, &parts, format.route());
+    exchange.log.log_prompts = state.config.log_prompts;
     let mut meta = RouteMeta::default();
     let result = trace
         .run(serve(
@@ -146,13 +137,34 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    pub(crate) fn new(account: Account, log: RequestLog, started: Instant) -> Self {
-        Self {
+    /// Opens the exchange of a request now: its id and tenant as the
+    /// middleware set them, the server span named `route` (returned too),
+    /// the log line and the account.
+    pub(crate) fn open(
+        state: &AppState,
+        parts: &axum::http::request::Parts,
+        route: &'static str,
+    ) -> (Self, Span) {
+        let started = Instant::now();
+        let id = parts
+            .extensions
+            .get::<RequestId>()
+            .map_or("", |r| r.0.as_str());
+        let tenant_id = parts
+            .extensions
+            .get::<Tenant>()
+            .map_or("", |t| t.id.as_str());
+        let trace = Span::server(&parts.headers, route);
+        let mut log = RequestLog::start(id, tenant_id, started, state.metrics.clone());
+        log.trace = trace.clone();
+        let account = Account::open(id, tenant_id, state.ledger.clone(), trace.clone());
+        let exchange = Self {
             account,
             log,
             started,
             ended: false,
-        }
+        };
+        (exchange, trace)
     }
 
     /// Ends the request: whatever the account still owes is written in the
@@ -557,12 +569,8 @@ fn relay<F: Format>(
     futures_util::stream::unfold(
         Some((chunks, exchange, format, None)),
         move |state| async move {
-            let (mut chunks, mut exchange, mut format, mut head): (
-                _,
-                _,
-                _,
-                Option<ChatCompletionChunk>,
-            ) = state?;
+            let (mut chunks, mut exchange, mut format, mut head): (_, _, _, Option<ChunkBuilder>) =
+                state?;
             loop {
                 let waiting = Instant::now();
                 let next = chunks.next().await;
@@ -572,7 +580,11 @@ fn relay<F: Format>(
                         exchange.account.relayed(&chunk);
                         exchange.log.relayed(&chunk);
                         if head.is_none() {
-                            head = Some(chunk.clone());
+                            head = Some(ChunkBuilder {
+                                id: chunk.id.clone(),
+                                model: chunk.model.clone(),
+                                created: chunk.created,
+                            });
                         }
                         let events = format.events(chunk);
                         if events.is_empty() {
@@ -593,7 +605,7 @@ fn relay<F: Format>(
                         // A server that sends no usage (`stream_options = false`)
                         // still gives the client a usage chunk: the estimate billed.
                         let mut events = match (exchange.account.estimate_missing_usage(), head) {
-                            (Some(usage), Some(head)) => format.events(usage_chunk(head, usage)),
+                            (Some(usage), Some(head)) => format.events(head.usage(usage)),
                             _ => Vec::new(),
                         };
                         events.extend(format.finish());
@@ -608,15 +620,6 @@ fn relay<F: Format>(
             }
         },
     )
-}
-
-/// The usage-only chunk of a stream whose first chunk was `head`.
-fn usage_chunk(head: ChatCompletionChunk, usage: crate::openai::Usage) -> ChatCompletionChunk {
-    ChatCompletionChunk {
-        choices: Vec::new(),
-        usage: Some(usage),
-        ..head
-    }
 }
 
 /// An SSE event carrying an OpenAI error object.

@@ -267,8 +267,8 @@ impl Unpriced {
 #[derive(Debug, Clone)]
 pub struct Pricing {
     table: BTreeMap<String, Price>,
-    /// Whether any price is scoped to a provider (`NAME/model`).
-    scoped: bool,
+    /// Prices set for one provider's model (`NAME/model`), by provider.
+    scoped: BTreeMap<String, BTreeMap<String, Price>>,
     unpriced: Unpriced,
 }
 
@@ -284,12 +284,19 @@ impl Pricing {
                 Ok((model.clone(), price))
             })
             .collect::<Result<_, String>>()?;
+        let mut scoped: BTreeMap<String, BTreeMap<String, Price>> = BTreeMap::new();
         for (model, file) in overrides {
             let price = file.to_price().map_err(|e| format!("{model}: {e}"))?;
+            if let Some((provider, name)) = model.split_once('/') {
+                scoped
+                    .entry(provider.to_owned())
+                    .or_default()
+                    .insert(name.to_owned(), price);
+            }
             table.insert(model.clone(), price);
         }
         Ok(Self {
-            scoped: overrides.keys().any(|m| m.contains('/')),
+            scoped,
             table,
             unpriced: Unpriced::parse("charge")?,
         })
@@ -340,12 +347,10 @@ impl Pricing {
     /// model (`[providers.NAME.pricing]`, kept as `NAME/model`) first, then
     /// the model's own.
     pub fn price_at(&self, provider: &str, model: &str) -> Option<&Price> {
-        if self.scoped
-            && let Some(price) = self.table.get(&format!("{provider}/{model}"))
-        {
-            return Some(price);
-        }
-        self.price(model)
+        self.scoped
+            .get(provider)
+            .and_then(|models| models.get(model))
+            .or_else(|| self.price(model))
     }
 
     /// USD per million (input, output) tokens of `model` at `provider`, for

@@ -225,6 +225,14 @@ pub(crate) fn path_segment<'a>(name: &'a str, provider: &str) -> Result<&'a str,
     }
 }
 
+/// The 400 for a message with the deprecated `function` role.
+pub(crate) fn function_role(i: usize) -> GatewayError {
+    invalid_field(
+        format!("messages[{i}].role"),
+        "'function' is deprecated; use 'tool'",
+    )
+}
+
 /// Refuses what a provider without `n` and JSON mode cannot express:
 /// `n > 1` and a JSON `response_format`, naming the field.
 pub(crate) fn refuse_n_and_json_mode(

@@ -8,7 +8,7 @@ use crate::openai::{
     ChatCompletionRequest, ContentPart, Extra, MessageContent, Role, ToolChoice, ToolChoiceMode,
 };
 use crate::providers::media::{Image, parse_image};
-use crate::providers::{arguments_object, invalid_field, refuse_n_and_json_mode};
+use crate::providers::{arguments_object, function_role, invalid_field, refuse_n_and_json_mode};
 
 /// `POST /v1/messages` body.
 #[derive(Debug, Serialize)]
@@ -173,12 +173,7 @@ pub fn to_anthropic<'a>(
                     }],
                 )
             }
-            Role::Function => {
-                return Err(invalid_field(
-                    format!("messages[{i}].role"),
-                    "'function' is deprecated; use 'tool'",
-                ));
-            }
+            Role::Function => return Err(function_role(i)),
         };
         if blocks.is_empty() {
             continue;

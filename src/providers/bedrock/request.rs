@@ -15,7 +15,7 @@ use crate::openai::{
     ChatCompletionRequest, ContentPart, MessageContent, Role, ToolChoice, ToolChoiceMode,
 };
 use crate::providers::media::{Image, parse_image};
-use crate::providers::{arguments_object, invalid_field, refuse_n_and_json_mode};
+use crate::providers::{arguments_object, function_role, invalid_field, refuse_n_and_json_mode};
 
 /// Everything a Converse or ConverseStream call carries besides the model.
 #[derive(Debug, Clone)]
@@ -95,12 +95,7 @@ pub fn to_converse(req: &ChatCompletionRequest) -> Result<ConverseInput, Gateway
                     vec![ContentBlock::ToolResult(block)],
                 )
             }
-            Role::Function => {
-                return Err(invalid_field(
-                    format!("messages[{i}].role"),
-                    "'function' is deprecated; use 'tool'",
-                ));
-            }
+            Role::Function => return Err(function_role(i)),
         };
         if blocks.is_empty() {
             continue;

@@ -11,7 +11,7 @@ use crate::openai::{
     ToolChoiceMode,
 };
 use crate::providers::media::{Image, parse_image};
-use crate::providers::{arguments_object, invalid_field};
+use crate::providers::{arguments_object, function_role, invalid_field};
 
 /// Signature Gemini accepts in place of a lost thought signature (histories
 /// from other models or clients that dropped it).
@@ -241,12 +241,7 @@ pub fn to_gemini(req: &ChatCompletionRequest) -> Result<GenerateContentRequest<'
                 };
                 ("user", vec![part])
             }
-            Role::Function => {
-                return Err(invalid_field(
-                    format!("messages[{i}].role"),
-                    "'function' is deprecated; use 'tool'",
-                ));
-            }
+            Role::Function => return Err(function_role(i)),
         };
         if parts.is_empty() {
             continue;
