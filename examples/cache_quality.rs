@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use llm_gateway::cache::embed::StaticEmbedder;
+use llm_gateway::cache::guards;
 use llm_gateway::cache::index::cosine_distance;
 use llm_gateway::cache::verify::{DEFAULT_THRESHOLD as VERIFIER_THRESHOLD, Verdict, Verifier};
 use llm_gateway::cache::{DEFAULT_SEMANTIC_MAX_BYTES, DEFAULT_THRESHOLD, exact};
@@ -128,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             nh as f64 * 100.0 / n.max(1) as f64,
         );
         for shortlist in [0.25, 0.35, 0.45, 1.0] {
-            for verify in [0.9, 0.95, 0.98, 0.99] {
+            for verify in [0.9, 0.95, 0.98, 0.99, 0.995, 0.997] {
                 let (mut p, mut ph, mut n, mut nh) = (0, 0, 0, 0);
                 for s in scored.iter().filter(|s| s.source == *source) {
                     let h = usize::from(hit(s, shortlist, verify));
@@ -157,10 +158,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for s in &scored {
             if hit(s, DEFAULT_THRESHOLD, VERIFIER_THRESHOLD) != s.same {
                 println!(
-                    "{} d={:.3} p={:.3}: {:?} ~ {:?}",
+                    "{} d={:.3} p={:.3}{}: {:?} ~ {:?}",
                     if s.same { "missed" } else { "FALSE HIT" },
                     s.distance,
                     s.probability,
+                    guards::differ(&s.query, &s.stored)
+                        .map(|why| format!(" ({why})"))
+                        .unwrap_or_default(),
                     s.stored,
                     s.query
                 );

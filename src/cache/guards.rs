@@ -95,13 +95,106 @@ fn stem(word: &str) -> &str {
     }
 }
 
-/// The numbers in a text (digit runs; `1,000` reads as `1000`), sorted.
+/// Small numbers written as words, by value.
+const NUMBER_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+
+/// Tens written as words, from twenty.
+const TENS_WORDS: &[&str] = &[
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
+/// Ordinals written as words, by value ("second" is left out: it is more
+/// often the unit of time).
+const ORDINAL_WORDS: &[(&str, u32)] = &[
+    ("first", 1),
+    ("third", 3),
+    ("fourth", 4),
+    ("fifth", 5),
+    ("sixth", 6),
+    ("seventh", 7),
+    ("eighth", 8),
+    ("ninth", 9),
+    ("tenth", 10),
+    ("hundred", 100),
+    ("thousand", 1000),
+];
+
+/// The value of a number word ("seven", "forty", "fifth", "hundred").
+fn word_value(word: &str) -> Option<u32> {
+    let lower = word.to_ascii_lowercase();
+    let position = |table: &[&str]| table.iter().position(|w| *w == lower);
+    if let Some(i) = position(NUMBER_WORDS) {
+        return u32::try_from(i).ok();
+    }
+    if let Some(i) = position(TENS_WORDS) {
+        return u32::try_from(i * 10 + 20).ok();
+    }
+    if let Some(&(_, v)) = ORDINAL_WORDS.iter().find(|(w, _)| *w == lower) {
+        return Some(v);
+    }
+    roman_value(word)
+}
+
+/// The value of an upper-case Roman numeral of two letters or more
+/// ("II", "XIV"; a lone "I" is the pronoun).
+fn roman_value(word: &str) -> Option<u32> {
+    if word.len() < 2 || word.len() > 6 || !word.chars().all(|c| "IVX".contains(c)) {
+        return None;
+    }
+    let digit = |c: char| match c {
+        'I' => 1,
+        'V' => 5,
+        _ => 10,
+    };
+    let digits: Vec<u32> = word.chars().map(digit).collect();
+    let mut total = 0;
+    for (i, d) in digits.iter().enumerate() {
+        if digits.get(i + 1).is_some_and(|next| next > d) {
+            total -= i64::from(*d);
+        } else {
+            total += i64::from(*d);
+        }
+    }
+    u32::try_from(total).ok().filter(|v| *v > 0)
+}
+
+/// The numbers in a text, sorted: digit runs (`1,000` reads as `1000`; a
+/// run inside a word, as in `k8s`, is not a number), small numbers, tens and
+/// ordinals written as words (`twenty-five` reads as `25`), and upper-case
+/// Roman numerals (`World War II`). One is left out: "a", "an" and "one"
+/// say the same ("a mile" / "1 mile", "which one").
 fn numbers(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
+    let mut before_letter = false;
     let mut chars = text.chars().peekable();
+    let mut previous: Option<char> = None;
     while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
+            if current.is_empty() {
+                before_letter = previous.is_some_and(char::is_alphabetic);
+            }
             current.push(c);
         } else if !current.is_empty()
             && (c == ',' || c == '.')
@@ -111,12 +204,41 @@ fn numbers(text: &str) -> Vec<String> {
                 current.push(c);
             }
         } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+            let inside_word = before_letter && c.is_alphabetic();
+            let run = std::mem::take(&mut current);
+            if !inside_word {
+                out.push(run);
+            }
         }
+        previous = Some(c);
     }
     if !current.is_empty() {
         out.push(current);
     }
+    let mut tens: Option<u32> = None;
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let value = word_value(word);
+        match (tens.take(), value) {
+            (Some(t), Some(v)) if v < 10 => {
+                out.push((t + v).to_string());
+                continue;
+            }
+            (Some(t), _) => out.push(t.to_string()),
+            (None, _) => {}
+        }
+        match value {
+            Some(v) if (20..100).contains(&v) && v % 10 == 0 => tens = Some(v),
+            Some(v) => out.push(v.to_string()),
+            None => {}
+        }
+    }
+    if let Some(t) = tens {
+        out.push(t.to_string());
+    }
+    out.retain(|n| n != "1");
     out.sort();
     out
 }
@@ -158,11 +280,24 @@ fn layout(words: &[String]) -> (Positioned<'_>, Positioned<'_>) {
     (content, directional)
 }
 
+/// Whether a prompt asks for a quantity ("how many", "how much").
+fn asks_quantity(words: &[String]) -> bool {
+    words
+        .windows(2)
+        .any(|w| w[0] == "how" && (w[1] == "many" || w[1] == "much"))
+}
+
 /// Whether some pair of words on either side of a directional word in `a`
-/// sits on the opposite sides of the same directional word in `b`.
+/// sits on the opposite sides of the same directional word in `b`. "In"
+/// sets a direction only between two quantity questions ("cups in a litre"
+/// / "litres in a cup"); elsewhere it places ("in Seattle in December").
 fn crosses(a: &[String], b: &[String]) -> bool {
-    let (ca, da) = layout(a);
-    let (cb, db) = layout(b);
+    let quantities = asks_quantity(a) && asks_quantity(b);
+    let directional = |(_, d): &(usize, &str)| quantities || *d != "in";
+    let (ca, mut da) = layout(a);
+    let (cb, mut db) = layout(b);
+    da.retain(directional);
+    db.retain(directional);
     let first = |content: &[(usize, &str)], word: &str| {
         content.iter().find(|(_, w)| *w == word).map(|(i, _)| *i)
     };
@@ -224,6 +359,34 @@ mod tests {
     }
 
     #[test]
+    fn numbers_read_in_words_and_numerals() {
+        assert!(same_numbers(
+            "What is 15% of 80?",
+            "what's fifteen percent of 80"
+        ));
+        assert!(same_numbers(
+            "a gift for a 10 year old",
+            "a ten-year-old's gift"
+        ));
+        assert!(same_numbers("twenty-five squared", "25 squared"));
+        assert!(same_numbers(
+            "What year did World War II end?",
+            "ww2 end year"
+        ));
+        assert!(same_numbers("walk a mile", "walk 1 mile"));
+        assert!(same_numbers("which one is faster", "which is faster"));
+        assert!(same_numbers("k8s pods", "kubernetes pods"));
+        assert!(same_numbers("turn on 2FA", "turn on two-factor auth"));
+        assert!(same_numbers("the fifth element", "the 5th element"));
+        assert!(!same_numbers("World War I", "World War II"));
+        assert!(!same_numbers("thirty minutes", "forty minutes"));
+        assert!(!same_numbers("walk 1 mile", "walk 2 miles"));
+        assert!(!same_numbers("Python 3", "Python 2"));
+        assert!(!same_numbers("1 + 1", "1 + 2"));
+        assert!(!same_numbers("seven times eight", "7 times 9"));
+    }
+
+    #[test]
     fn opposites_and_their_forms_differ() {
         for (a, b) in [
             (
@@ -278,6 +441,14 @@ mod tests {
             (
                 "convert 5 km to miles in Python",
                 "in Python, convert 5 km to miles",
+            ),
+            (
+                "What time does the sun set in Seattle in December?",
+                "december sunset time in seattle",
+            ),
+            (
+                "How many ounces are in a pound?",
+                "What is a pound in ounces?",
             ),
         ] {
             assert_eq!(differ(a, b), None, "{a} / {b}");
