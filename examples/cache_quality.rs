@@ -8,7 +8,9 @@
 //! `tests/fixtures/cache_pairs.jsonl`) or question groups (`{"q", "same":
 //! [...], "different": [...]}`, as `bench/cache_quality/heldout4.jsonl`: the
 //! question is stored, each variant asked). `SHOW_ERRORS=1` lists the pairs
-//! decided wrongly at the defaults (never use it on a blind set).
+//! decided wrongly at the defaults (never use it on a blind set);
+//! `DUMP=PATH` writes every pair with its distance, verifier probability and
+//! guard reason as JSON lines.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -153,6 +155,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
+    }
+    if let Some(path) = std::env::var_os("DUMP") {
+        let mut out = String::new();
+        for s in &scored {
+            let line = serde_json::json!({
+                "stored": s.stored, "query": s.query, "same": s.same, "source": s.source,
+                "exact": s.exact, "distance": s.distance, "probability": s.probability,
+                "guard": guards::differ(&s.query, &s.stored).map(|why| why.to_string()),
+            });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        std::fs::write(path, out)?;
     }
     if std::env::var_os("SHOW_ERRORS").is_some() {
         for s in &scored {

@@ -126,7 +126,7 @@ const TENS_WORDS: &[&str] = &[
 
 /// Ordinals written as words, by value ("second" is left out: it is more
 /// often the unit of time).
-const ORDINAL_WORDS: &[(&str, u32)] = &[
+const ORDINAL_WORDS: &[(&str, u64)] = &[
     ("first", 1),
     ("third", 3),
     ("fourth", 4),
@@ -136,24 +136,176 @@ const ORDINAL_WORDS: &[(&str, u32)] = &[
     ("eighth", 8),
     ("ninth", 9),
     ("tenth", 10),
-    ("hundred", 100),
-    ("thousand", 1000),
 ];
 
-/// The value of a number word ("seven", "forty", "fifth", "hundred").
-fn word_value(word: &str) -> Option<u32> {
-    let lower = word.to_ascii_lowercase();
-    let position = |table: &[&str]| table.iter().position(|w| *w == lower);
-    if let Some(i) = position(NUMBER_WORDS) {
-        return u32::try_from(i).ok();
+/// Words that multiply the number before them, by factor.
+const SCALE_WORDS: &[(&str, u64)] = &[
+    ("hundred", 100),
+    ("thousand", 1_000),
+    ("million", 1_000_000),
+    ("billion", 1_000_000_000),
+];
+
+/// What a number word contributes to a compound number.
+#[derive(Clone, Copy, PartialEq)]
+enum NumberWord {
+    /// 0 to 9.
+    Unit(u64),
+    /// 10 to 19.
+    Teen(u64),
+    /// 20, 30, ... 90.
+    Tens(u64),
+    /// "hundred", "thousand", "million", "billion".
+    Scale(u64),
+    /// "first", "fifth": a number of its own.
+    Ordinal(u64),
+}
+
+/// The part a word plays in a number written in words.
+fn number_word(word: &str) -> Option<NumberWord> {
+    let as_u64 = |i: usize| u64::try_from(i).ok();
+    if let Some(i) = NUMBER_WORDS.iter().position(|w| *w == word) {
+        let v = as_u64(i)?;
+        return Some(if v < 10 {
+            NumberWord::Unit(v)
+        } else {
+            NumberWord::Teen(v)
+        });
     }
-    if let Some(i) = position(TENS_WORDS) {
-        return u32::try_from(i * 10 + 20).ok();
+    if let Some(i) = TENS_WORDS.iter().position(|w| *w == word) {
+        return Some(NumberWord::Tens(as_u64(i * 10 + 20)?));
     }
-    if let Some(&(_, v)) = ORDINAL_WORDS.iter().find(|(w, _)| *w == lower) {
-        return Some(v);
+    let value = |table: &[(&str, u64)]| table.iter().find(|(w, _)| *w == word).map(|(_, v)| *v);
+    value(SCALE_WORDS)
+        .map(NumberWord::Scale)
+        .or_else(|| value(ORDINAL_WORDS).map(NumberWord::Ordinal))
+}
+
+/// A number being read from words ("two hundred fifty thousand").
+struct Compound {
+    /// The value of the parts closed by "thousand" and larger.
+    total: u64,
+    /// The value of the part below the last "thousand" or larger.
+    current: u64,
+    /// The last word read.
+    last: NumberWord,
+}
+
+impl Compound {
+    fn start(word: NumberWord) -> Self {
+        let mut compound = Self {
+            total: 0,
+            current: 0,
+            last: word,
+        };
+        compound.add(word);
+        compound
     }
-    roman_value(word)
+
+    /// Whether `word` continues this number ("fifty" then "five") rather
+    /// than starting another ("five" then "six").
+    fn takes(&self, word: NumberWord) -> bool {
+        use NumberWord::{Ordinal, Scale, Teen, Tens, Unit};
+        match (self.last, word) {
+            (Tens(_), Ordinal(v)) => v < 10,
+            (Scale(a), Scale(b)) => a == 100 && b > 100,
+            (Tens(_) | Scale(_), Unit(_)) | (Scale(_), Teen(_) | Tens(_)) => true,
+            (Unit(_) | Teen(_) | Tens(_), Scale(s)) => s > 100 || self.current < 100,
+            _ => false,
+        }
+    }
+
+    fn add(&mut self, word: NumberWord) {
+        match word {
+            NumberWord::Unit(v)
+            | NumberWord::Teen(v)
+            | NumberWord::Tens(v)
+            | NumberWord::Ordinal(v) => self.current += v,
+            NumberWord::Scale(100) => self.current = self.current.max(1) * 100,
+            NumberWord::Scale(s) => {
+                self.total += self.current.max(1) * s;
+                self.current = 0;
+            }
+        }
+        self.last = word;
+    }
+
+    fn value(&self) -> String {
+        (self.total + self.current).to_string()
+    }
+}
+
+/// A piece of text that numbers are read from.
+enum Token {
+    /// A run of digits (`1,000` as `1000`, `3.5` as is).
+    Digits(String),
+    /// A word, as written.
+    Word(String),
+}
+
+/// The tokens of a text: words, and digit runs that stand as numbers (a run
+/// inside a word, as in `k8s`, is not one; `50k` reads as `50000`).
+fn tokens(text: &str) -> Vec<Token> {
+    let chars: Vec<char> = text.chars().collect();
+    let digit_at = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let separates = |i: usize| {
+        let c = chars[i];
+        !c.is_alphanumeric()
+            && !((c == ',' || c == '.') && i > 0 && digit_at(i - 1) && digit_at(i + 1))
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in 0..=chars.len() {
+        if end < chars.len() && !separates(end) {
+            continue;
+        }
+        let chunk = &chars[start..end];
+        start = end + 1;
+        if chunk.is_empty() {
+            continue;
+        }
+        if !chunk.iter().any(char::is_ascii_digit) {
+            out.push(Token::Word(chunk.iter().collect()));
+            continue;
+        }
+        let mut i = 0;
+        while i < chunk.len() {
+            if !chunk[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let run_start = i;
+            while i < chunk.len()
+                && (chunk[i].is_ascii_digit() || chunk[i] == ',' || chunk[i] == '.')
+            {
+                i += 1;
+            }
+            let run: String = chunk[run_start..i].iter().filter(|c| **c != ',').collect();
+            let rest: String = chunk[i..].iter().collect::<String>().to_lowercase();
+            if run_start == 0 && rest == "k" {
+                out.push(Token::Digits(scaled(&run, 1_000)));
+            } else if run_start == 0 || i == chunk.len() {
+                out.push(Token::Digits(run));
+            }
+        }
+    }
+    out
+}
+
+/// A digit run times a scale ("1.5" million), as digits.
+fn scaled(run: &str, scale: u64) -> String {
+    match run.parse::<f64>() {
+        Ok(v) => {
+            // Scales are powers of ten far below 2^53: exact in an f64.
+            let product = v * scale as f64;
+            if product.fract() == 0.0 && product < 1e18 {
+                format!("{}", product as u64)
+            } else {
+                format!("{product}")
+            }
+        }
+        Err(_) => run.to_owned(),
+    }
 }
 
 /// The value of an upper-case Roman numeral of two letters or more
@@ -179,65 +331,60 @@ fn roman_value(word: &str) -> Option<u32> {
     u32::try_from(total).ok().filter(|v| *v > 0)
 }
 
-/// The numbers in a text, sorted: digit runs (`1,000` reads as `1000`; a
-/// run inside a word, as in `k8s`, is not a number), small numbers, tens and
-/// ordinals written as words (`twenty-five` reads as `25`), and upper-case
-/// Roman numerals (`World War II`). One is left out: "a", "an" and "one"
-/// say the same ("a mile" / "1 mile", "which one").
+/// The numbers in a text, sorted: digit runs (`1,000` reads as `1000`),
+/// digits with a scale (`50k`, `2 million`), numbers written in words
+/// (`twenty-five` reads as `25`, `fifty thousand` as `50000`, `a hundred`
+/// as `100`), ordinals (`fifth`), and upper-case Roman numerals (`World War
+/// II`). One is left out: "a", "an" and "one" say the same ("a mile" / "1
+/// mile", "which one").
 fn numbers(text: &str) -> Vec<String> {
+    let tokens = tokens(text);
     let mut out = Vec::new();
-    let mut current = String::new();
-    let mut before_letter = false;
-    let mut chars = text.chars().peekable();
-    let mut previous: Option<char> = None;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            if current.is_empty() {
-                before_letter = previous.is_some_and(char::is_alphabetic);
-            }
-            current.push(c);
-        } else if !current.is_empty()
-            && (c == ',' || c == '.')
-            && chars.peek().is_some_and(char::is_ascii_digit)
-        {
-            if c == '.' {
-                current.push(c);
-            }
-        } else if !current.is_empty() {
-            let inside_word = before_letter && c.is_alphabetic();
-            let run = std::mem::take(&mut current);
-            if !inside_word {
-                out.push(run);
-            }
+    let mut compound: Option<Compound> = None;
+    let mut skip = false;
+    for (i, token) in tokens.iter().enumerate() {
+        if std::mem::take(&mut skip) {
+            continue;
         }
-        previous = Some(c);
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    let mut tens: Option<u32> = None;
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        let value = word_value(word);
-        match (tens.take(), value) {
-            (Some(t), Some(v)) if v < 10 => {
-                out.push((t + v).to_string());
+        let next_word = match tokens.get(i + 1) {
+            Some(Token::Word(w)) => number_word(&w.to_lowercase()),
+            _ => None,
+        };
+        let word = match token {
+            Token::Digits(run) => {
+                out.extend(compound.take().map(|c| c.value()));
+                match next_word {
+                    Some(NumberWord::Scale(s)) => {
+                        out.push(scaled(run, s));
+                        skip = true;
+                    }
+                    _ => out.push(run.clone()),
+                }
                 continue;
             }
-            (Some(t), _) => out.push(t.to_string()),
-            (None, _) => {}
-        }
-        match value {
-            Some(v) if (20..100).contains(&v) && v % 10 == 0 => tens = Some(v),
-            Some(v) => out.push(v.to_string()),
-            None => {}
+            Token::Word(word) => word,
+        };
+        let lower = word.to_lowercase();
+        match number_word(&lower) {
+            Some(w) => match compound.as_mut() {
+                Some(c) if c.takes(w) => c.add(w),
+                _ => {
+                    out.extend(compound.take().map(|c| c.value()));
+                    compound = Some(Compound::start(w));
+                }
+            },
+            None if lower == "and"
+                && compound
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.last, NumberWord::Scale(_)))
+                && next_word.is_some_and(|w| compound.as_ref().is_some_and(|c| c.takes(w))) => {}
+            None => {
+                out.extend(compound.take().map(|c| c.value()));
+                out.extend(roman_value(word).map(|v| v.to_string()));
+            }
         }
     }
-    if let Some(t) = tens {
-        out.push(t.to_string());
-    }
+    out.extend(compound.take().map(|c| c.value()));
     out.retain(|n| n != "1");
     out.sort();
     out
@@ -287,10 +434,25 @@ fn asks_quantity(words: &[String]) -> bool {
         .any(|w| w[0] == "how" && (w[1] == "many" || w[1] == "much"))
 }
 
-/// Whether some pair of words on either side of a directional word in `a`
-/// sits on the opposite sides of the same directional word in `b`. "In"
-/// sets a direction only between two quantity questions ("cups in a litre"
-/// / "litres in a cup"); elsewhere it places ("in Seattle in December").
+/// The content words nearest before and after the directional word at
+/// `at`: the two words it relates. Before "than", a comparative ("faster",
+/// "more") belongs to the relation and the word before it is taken.
+fn around<'a>(content: &[(usize, &'a str)], at: usize, d: &str) -> Option<(&'a str, &'a str)> {
+    let comparative = |w: &str| w.ends_with("er") || w == "more" || w == "less";
+    let mut before = content.iter().rev().filter(|(i, _)| *i < at);
+    let mut x = before.next()?.1;
+    if d == "than" && comparative(x) {
+        x = before.next()?.1;
+    }
+    let y = content.iter().find(|(i, _)| *i > at)?.1;
+    Some((x, y))
+}
+
+/// Whether the two words a directional word relates in `a` ("cups in a
+/// litre") sit on the opposite sides of the same directional word in `b`.
+/// "In" sets a direction only between two quantity questions ("cups in a
+/// litre" / "litres in a cup"); elsewhere it places ("in Seattle in
+/// December").
 fn crosses(a: &[String], b: &[String]) -> bool {
     let quantities = asks_quantity(a) && asks_quantity(b);
     let directional = |(_, d): &(usize, &str)| quantities || *d != "in";
@@ -301,22 +463,15 @@ fn crosses(a: &[String], b: &[String]) -> bool {
     let first = |content: &[(usize, &str)], word: &str| {
         content.iter().find(|(_, w)| *w == word).map(|(i, _)| *i)
     };
-    for &(at, d) in &da {
-        for &(_, x) in ca.iter().filter(|(i, _)| *i < at) {
-            for &(_, y) in ca.iter().filter(|(i, _)| *i > at) {
-                if x == y {
-                    continue;
-                }
-                let (Some(xb), Some(yb)) = (first(&cb, x), first(&cb, y)) else {
-                    continue;
-                };
-                if db.iter().any(|&(j, d2)| d2 == d && yb < j && j < xb) {
-                    return true;
-                }
-            }
-        }
-    }
-    false
+    da.iter().any(|&(at, d)| {
+        let Some((x, y)) = around(&ca, at, d).filter(|(x, y)| x != y) else {
+            return false;
+        };
+        let (Some(xb), Some(yb)) = (first(&cb, x), first(&cb, y)) else {
+            return false;
+        };
+        db.iter().any(|&(j, d2)| d2 == d && yb < j && j < xb)
+    })
 }
 
 /// Whether the words around a directional word trade places.
@@ -387,6 +542,34 @@ mod tests {
     }
 
     #[test]
+    fn compound_numbers_read_as_one_value() {
+        for (a, b) in [
+            ("a 50,000-word essay", "a fifty thousand word essay"),
+            ("a 50,000-word essay", "a 50k word essay"),
+            ("2 million users", "two million users"),
+            ("250 rows", "two hundred and fifty rows"),
+            ("250 rows", "two hundred fifty rows"),
+            ("a hundred pushups", "100 pushups"),
+            ("1,500 calories", "fifteen hundred calories"),
+            ("1.5 million", "1,500,000"),
+            ("200,000 miles", "two hundred thousand miles"),
+            ("the 21st century", "the twenty-first century"),
+            ("one thousand and one nights", "1001 nights"),
+        ] {
+            assert!(same_numbers(a, b), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("fifty thousand words", "fifty words"),
+            ("five six", "56"),
+            ("2 million users", "2 billion users"),
+            ("three hundred", "three thousand"),
+            ("ten twenty", "1020"),
+        ] {
+            assert!(!same_numbers(a, b), "{a} / {b}");
+        }
+    }
+
+    #[test]
     fn opposites_and_their_forms_differ() {
         for (a, b) in [
             (
@@ -449,6 +632,10 @@ mod tests {
             (
                 "How many ounces are in a pound?",
                 "What is a pound in ounces?",
+            ),
+            (
+                "How do I convert a string to an integer in Kotlin?",
+                "What's the Kotlin way to turn a String into an Int?",
             ),
         ] {
             assert_eq!(differ(a, b), None, "{a} / {b}");

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Fails when a seed group shares a sentence or a near-copy of one with the
-evaluation sets that are not trained on (held-out 4 to 7), so that no
-figure on them is inflated by training data.
+"""Fails when a training group (the seeds, and held-out 4 and 5, which are
+trained on) shares a sentence or a near-copy of one with the evaluation sets
+that are not trained on (held-out 6 and 7), so that no figure on them is
+inflated by training data.
 
 Two sentences overlap when their content words (lower case, function words
 left out) have a Jaccard similarity of 0.7 or more. Only counts and seed
 line numbers are printed, never a held-out sentence: the newest set stays blind.
 
-Usage: check_overlap.py [SEEDS.jsonl]
+Usage: check_overlap.py [TRAINING.jsonl ...]  (default: the seeds and held-out 4-5)
 """
 
 import json
@@ -17,7 +18,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = os.path.abspath(os.path.join(HERE, ".."))
-HELD_OUT = ["heldout4.jsonl", "heldout5.jsonl", "heldout6.jsonl", "heldout7.jsonl"]
+TRAINED = [os.path.join(HERE, "seeds.jsonl"), os.path.join(SETS, "heldout4.jsonl"), os.path.join(SETS, "heldout5.jsonl")]
+HELD_OUT = ["heldout6.jsonl", "heldout7.jsonl"]
 FUNCTION = set(
     "how do i the a an is are what to of can does my in for me you your should would there it with on at by "
     "from and or".split()
@@ -34,7 +36,7 @@ def sentences(group):
 
 
 def overlapping(seeds, held_out):
-    """Line numbers (1-based) of seed groups with a sentence too close to a held-out one."""
+    """Positions (1-based) of training groups with a sentence too close to a held-out one."""
     others = [content(s) for g in held_out for s in sentences(g)]
     out = []
     for line, g in enumerate(seeds, 1):
@@ -47,13 +49,13 @@ def overlapping(seeds, held_out):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "seeds.jsonl")
-    seeds = [json.loads(l) for l in open(path) if l.strip()]
+    paths = sys.argv[1:] or TRAINED
+    seeds = [json.loads(l) for path in paths for l in open(path) if l.strip()]
     failed = False
     for name in HELD_OUT:
         held_out = [json.loads(l) for l in open(os.path.join(SETS, name)) if l.strip()]
         lines = overlapping(seeds, held_out)
-        print(f"{name}: {len(lines)} of {len(seeds)} seed groups overlap" + (f" (seed lines {lines})" if lines else ""),
+        print(f"{name}: {len(lines)} of {len(seeds)} training groups overlap" + (f" (lines {lines})" if lines else ""),
               file=sys.stderr)
         failed |= bool(lines)
     sys.exit(1 if failed else 0)

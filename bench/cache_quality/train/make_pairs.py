@@ -2,9 +2,10 @@
 """Builds the verifier's training pairs (JSON lines {"a", "b", "same"}) with a fixed seed.
 
 Sources, none of them an evaluation set that is not trained on (held-out
-4, 5 and 6: `check_overlap.py` refuses seeds that come close to them):
-- `seeds.jsonl`: hand-written questions, each with paraphrases and hard
-  negatives that read almost the same but need another answer;
+6 and 7: `check_overlap.py` refuses training groups that come close to them):
+- `seeds.jsonl`, and held-out 4 and 5 (`../heldout4.jsonl`, `../heldout5.jsonl`):
+  hand-written questions, each with paraphrases and hard negatives that read
+  almost the same but need another answer;
 - the team's templated pairs (`tests/fixtures/cache_pairs.jsonl`, source "team").
 
 Each source pair is multiplied by answer-preserving rewrites (case,
@@ -22,6 +23,8 @@ import random
 import re
 import subprocess
 import sys
+
+import check_overlap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -361,7 +364,7 @@ def main():
     out = sys.argv[1]
     subprocess.run([sys.executable, os.path.join(HERE, "check_overlap.py")], check=True)
     rng = random.Random(20261130)
-    groups = [json.loads(l) for l in open(os.path.join(HERE, "seeds.jsonl"))]
+    groups = [json.loads(l) for path in check_overlap.TRAINED for l in open(path) if l.strip()]
     pairs = []
 
     def add(a, b, same):
