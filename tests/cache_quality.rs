@@ -6,7 +6,7 @@
 //! used for error analysis). A regression guard: hard negatives
 //! may hit at most 1 % over all sets (one in 50 within a set), and
 //! paraphrases must keep their hit rate.
-//! Held-out 4-7 (training data, thresholds, the blind figure) are not scored here; see
+//! Held-out 4-8 (training data, the threshold choice, the blind sets) are not scored here; see
 //! `examples/cache_quality.rs` and docs/cache.md.
 
 mod common;
