@@ -27,7 +27,7 @@ pub const MAX_PAIR_TOKENS: usize = 128;
 
 /// Default `CACHE_VERIFIER_THRESHOLD`: the verifier's probability needed for
 /// a hit, chosen on the development sets (docs/cache.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.98;
+pub const DEFAULT_THRESHOLD: f32 = 0.95;
 
 /// The verifier's answer on one pair.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,7 +3,7 @@
 # with fixed seeds: the static embedding table (model2vec distillation of
 # all-MiniLM-L6-v2) and the cross-encoder verifier (fine-tuned from the
 # same weights on the pairs make_pairs.py generates). Needs only the package
-# registries; ~15 minutes on 2 cores. The test suite never runs this: it
+# registries; ~40 minutes on 2 cores. The test suite never runs this: it
 # uses the committed models.
 #
 # Usage: bench/cache_quality/train/train.sh [OUT_DIR]   (default models/cache)

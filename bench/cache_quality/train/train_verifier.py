@@ -100,7 +100,7 @@ def main():
     ap.add_argument("train")
     ap.add_argument("out_dir")
     ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--reference", default=os.path.join(ROOT, "tests", "fixtures", "verifier_reference.json"),
