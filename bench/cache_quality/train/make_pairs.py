@@ -164,6 +164,7 @@ def finditer(pattern, text):
 def findall(pattern, text):
     return compiled(pattern).findall(text)
 
+
 def words(text):
     return text.split(" ")
 
@@ -227,17 +228,25 @@ def abbreviate(rng, t):
     return " ".join(ws)
 
 
-def synonym(rng, t):
+def replace_one(rng, t, pairs, words_only=False):
+    """t with one word of `pairs` (either side, as a whole word) replaced by
+    its partner, chosen at random; None when none occurs."""
     options = []
-    for a, b in SYNONYMS:
+    for a, b in pairs:
         for x, y in ((a, b), (b, a)):
+            if words_only and not x[0].isalnum():
+                continue
             pat = r"(?i)(?<![\w+#])" + re.escape(x) + r"(?![\w+#])"
             if search(pat, t):
                 options.append((pat, y))
     if not options:
-        return t
+        return None
     pat, y = rng.choice(options)
     return sub(pat, y, t, count=1)
+
+
+def synonym(rng, t):
+    return replace_one(rng, t, SYNONYMS) or t
 
 
 def number_words(rng, t):
@@ -332,18 +341,7 @@ ANTONYMS = OPPOSITES + load_antonyms()
 
 
 def swap_antonym(rng, t):
-    options = []
-    for a, b in ANTONYMS:
-        for x, y in ((a, b), (b, a)):
-            if not x[0].isalnum():
-                continue
-            pat = r"(?i)(?<![\w+#])" + re.escape(x) + r"(?![\w+#])"
-            if search(pat, t):
-                options.append((pat, y))
-    if not options:
-        return None
-    pat, y = rng.choice(options)
-    return sub(pat, y, t, count=1)
+    return replace_one(rng, t, ANTONYMS, words_only=True)
 
 
 def swap_comparison(rng, t):
