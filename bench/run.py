@@ -265,8 +265,8 @@ def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connect
     out = {"direct": {
         "light": load_prompts(direct_url, 100, duration, connections, "distinct", ""),
     }}
-    for name, enabled, semantic in (("cache off", "false", "false"), ("cache on (default: exact)", "true", "false"),
-                                    ("cache on, semantic", "true", "true")):
+    for name, enabled, semantic in (("cache off", "false", "false"), ("cache on, exact only", "true", "false"),
+                                    ("cache on (default: exact + semantic)", "true", "true")):
         env = {"CACHE_ENABLED": enabled, "CACHE_SEMANTIC": semantic, "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
         proc, port, _ = start_gateway(gateway_bin, mock_port, env)
         try:
@@ -298,7 +298,7 @@ def print_cache_load(r: dict) -> None:
     print(f"\ncache off vs on (open loop, new prompt per request; direct mock at 100 req/s: p50 {d['p50_ms']:.3f} ms)")
     print("| gateway | idle RSS (MiB) | peak RSS (MiB) | workload | offered (req/s) | achieved (req/s) | p50 / p99 (ms) | hits |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in ("cache off", "cache on (default: exact)", "cache on, semantic"):
+    for name in ("cache off", "cache on, exact only", "cache on (default: exact + semantic)"):
         row = r[name]
         for w in ("distinct light", "distinct max", "distinct 2000", "repeat light", "repeat max", "near light",
                   "near max", "near 2000"):

@@ -1,6 +1,6 @@
-//! Cache quality on a set of prompt pairs: the exact tier alone (the
-//! default), and with the semantic tier over a grid of shortlist distances
-//! and verifier thresholds.
+//! Cache quality on a set of prompt pairs: the exact tier alone
+//! (`CACHE_SEMANTIC=false`), and with the semantic tier (the default) over
+//! a grid of shortlist distances and verifier thresholds.
 //!
 //! `cargo run --release --example cache_quality -- FILE.jsonl [MODEL_DIR]`
 //!
@@ -9,8 +9,9 @@
 //! [...], "different": [...]}`, as `bench/cache_quality/heldout4.jsonl`: the
 //! question is stored, each variant asked). `SHOW_ERRORS=1` lists the pairs
 //! decided wrongly at the defaults (never use it on a blind set);
-//! `DUMP=PATH` writes every pair with its distance, verifier probability and
-//! guard reason as JSON lines.
+//! `DUMP=PATH` writes every pair with its distance, the verifier's
+//! probability (before the guards) and the guard that refused it, as JSON
+//! lines.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use llm_gateway::cache::embed::StaticEmbedder;
 use llm_gateway::cache::guards;
 use llm_gateway::cache::index::cosine_distance;
-use llm_gateway::cache::verify::{DEFAULT_THRESHOLD as VERIFIER_THRESHOLD, Verdict, Verifier};
+use llm_gateway::cache::verify::{DEFAULT_THRESHOLD as VERIFIER_THRESHOLD, Verifier};
 use llm_gateway::cache::{DEFAULT_SEMANTIC_MAX_BYTES, DEFAULT_THRESHOLD, exact};
 use serde::Deserialize;
 
@@ -39,8 +40,9 @@ enum Line {
     },
 }
 
-/// One pair with what the cache sees: exact match, shortlist distance, and
-/// the verifier's probability (0 when a rule decided or it could not run).
+/// One pair with what the cache sees: exact match, shortlist distance, the
+/// guard that refuses it, and the verifier's probability (0 when it could
+/// not run).
 struct Scored {
     stored: String,
     query: String,
@@ -48,6 +50,7 @@ struct Scored {
     source: String,
     exact: bool,
     distance: f32,
+    guard: Option<&'static str>,
     probability: f32,
 }
 
@@ -92,10 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             f32::INFINITY
         };
-        let probability = match verifier.check_blocking(&query, &stored) {
-            Verdict::Same(p) | Verdict::Different(p) => p,
-            Verdict::Skipped(_) => 0.0,
-        };
+        let guard = guards::differ(&query, &stored);
+        let probability = verifier
+            .score_blocking(&query, &stored)?
+            .unwrap_or_default();
         scored.push(Scored {
             stored,
             query,
@@ -103,11 +106,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             source,
             exact,
             distance,
+            guard,
             probability,
         });
     }
     let hit = |s: &Scored, shortlist: f32, verify: f32| {
-        s.exact || (s.distance <= shortlist && s.probability >= verify)
+        s.exact || (s.distance <= shortlist && s.guard.is_none() && s.probability >= verify)
     };
     let mut sources: BTreeMap<&str, ()> = BTreeMap::new();
     for s in &scored {
@@ -126,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         println!(
-            "{source} | exact tier only (the default) | - | {:.1} % of {p} | {:.1} % of {n}",
+            "{source} | exact tier only | - | {:.1} % of {p} | {:.1} % of {n}",
             ph as f64 * 100.0 / p.max(1) as f64,
             nh as f64 * 100.0 / n.max(1) as f64,
         );
@@ -162,7 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let line = serde_json::json!({
                 "stored": s.stored, "query": s.query, "same": s.same, "source": s.source,
                 "exact": s.exact, "distance": s.distance, "probability": s.probability,
-                "guard": guards::differ(&s.query, &s.stored).map(|why| why.to_string()),
+                "guard": s.guard,
             });
             out.push_str(&line.to_string());
             out.push('\n');
@@ -177,9 +181,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if s.same { "missed" } else { "FALSE HIT" },
                     s.distance,
                     s.probability,
-                    guards::differ(&s.query, &s.stored)
-                        .map(|why| format!(" ({why})"))
-                        .unwrap_or_default(),
+                    s.guard.map(|why| format!(" ({why})")).unwrap_or_default(),
                     s.stored,
                     s.query
                 );

@@ -8,7 +8,8 @@
 //! MODE: `distinct` (every prompt new and far from the others: a cache
 //! miss), `repeat` (one prompt: cache hits after the first), `near` (every
 //! prompt new but a near neighbour of the others: "What is the capital of
-//! <made-up word>?", so the cache's verifier reads each).
+//! <made-up word> <made-up word>?", two words apart, so that no guard
+//! decides and the cache's verifier reads each).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,12 +29,16 @@ const WORDS: &[&str] = &[
 fn prompt(mode: &str, i: u64, rng: &mut fastrand::Rng) -> String {
     match mode {
         "repeat" => "How do I rotate the API keys of my service account?".to_owned(),
-        "near" => format!(
-            "What is the capital of {}{}{}?",
-            WORDS[rng.usize(..WORDS.len())],
-            WORDS[rng.usize(..WORDS.len())],
-            WORDS[rng.usize(..WORDS.len())]
-        ),
+        "near" => {
+            let mut made_up = || {
+                format!(
+                    "{}{}",
+                    WORDS[rng.usize(..WORDS.len())],
+                    WORDS[rng.usize(..WORDS.len())]
+                )
+            };
+            format!("What is the capital of {} {}?", made_up(), made_up())
+        }
         _ => {
             let words: Vec<&str> = (0..8).map(|_| WORDS[rng.usize(..WORDS.len())]).collect();
             format!("{} {i} {}", words.join(" "), rng.u64(..))

@@ -291,6 +291,34 @@ async fn semantic_cache_on_redis() {
     suite(Harness::with_cache(Some(&url), &[]).await).await;
 }
 
+/// `CACHE_SEMANTIC=false`: exact repeats only; a paraphrase goes upstream.
+#[tokio::test]
+async fn exact_tier_alone_when_semantic_is_off() {
+    let h = Harness::with_cache(None, &[("CACHE_SEMANTIC", "false")]).await;
+    let system = unique("You are a helpful assistant.");
+    let ask_text = |text: &'static str| {
+        let h = &h;
+        let body = body("gpt-4o-mini", &system, text);
+        async move { ask(h, CLIENT_KEY, &body, &[]).await }
+    };
+    assert_eq!(
+        header(&ask_text("How do I reset my password?").await, "x-cache"),
+        "MISS"
+    );
+    let repeat = ask_text("how do I reset my password").await;
+    assert_eq!(header(&repeat, "x-cache"), "HIT");
+    assert_eq!(header(&repeat, "x-cache-similarity"), "1.0000");
+    assert_eq!(
+        header(&ask_text("How can I reset my password?").await, "x-cache"),
+        "MISS"
+    );
+    assert_eq!(upstream_calls(&h), 2);
+    let metrics = h.state.cache.as_ref().expect("cache on").metrics();
+    assert_eq!(metrics["semantic"], false);
+    assert_eq!(metrics["exact_hits"], 1);
+    assert_eq!(metrics["verifications"], 0);
+}
+
 #[tokio::test]
 async fn redis_down_fails_open() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -379,7 +407,7 @@ async fn huge_prompt_next_to_a_cached_neighbour_stays_bounded() {
 /// same weights (`bench/cache_quality/train/train_verifier.py` writes them).
 #[test]
 fn verifier_reproduces_the_training_scores() {
-    use llm_gateway::cache::verify::{Verdict, Verifier};
+    use llm_gateway::cache::verify::Verifier;
     let verifier = Verifier::new(common::model_dir().into(), 0.0, 1);
     verifier.load_now().expect("verifier loads");
     let fixture: Value = serde_json::from_str(include_str!("fixtures/verifier_reference.json"))
@@ -392,7 +420,7 @@ fn verifier_reproduces_the_training_scores() {
             pair["stored"].as_str().expect("stored"),
         );
         let expected = pair["probability"].as_f64().expect("probability") as f32;
-        let Verdict::Same(got) = verifier.check_blocking(query, stored) else {
+        let Ok(Some(got)) = verifier.score_blocking(query, stored) else {
             panic!("{query:?} / {stored:?} was not scored");
         };
         assert!(

@@ -8,10 +8,16 @@
 //!   antonyms of common words and their inflections, `antonyms.txt`);
 //! - **direction**: the words on either side of a directional word trade
 //!   places ("litres in a cup" / "cups in a litre", "from the laptop to the
-//!   bucket" / "from the bucket to the laptop").
+//!   bucket" / "from the bucket to the laptop");
+//! - **swapped word**: the prompts' words line up one to one and differ in
+//!   one place, where neither word can stand for the other (not a form, an
+//!   abbreviation, a typo or a WordNet synonym of it: [`synonyms`]): "the
+//!   population of Iceland / of Reykjavik", "make / fly a kite".
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
+
+use super::synonyms;
 
 const ANTONYMS: &str = include_str!("antonyms.txt");
 
@@ -496,6 +502,9 @@ pub fn differ(a: &str, b: &str) -> Option<&'static str> {
     if direction_swap(&wa, &wb) {
         return Some("direction swapped");
     }
+    if synonyms::unrelated_swap(&wa, &wb) {
+        return Some("word swapped");
+    }
     None
 }
 
@@ -637,6 +646,30 @@ mod tests {
                 "How do I convert a string to an integer in Kotlin?",
                 "What's the Kotlin way to turn a String into an Int?",
             ),
+        ] {
+            assert_eq!(differ(a, b), None, "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn a_swapped_content_word_differs_and_a_synonym_does_not() {
+        for (a, b) in [
+            (
+                "What is the population of Iceland?",
+                "What is the population of Reykjavik?",
+            ),
+            ("How do I make a kite?", "How do I fly a kite?"),
+            ("What is a lunar eclipse?", "What is a solar eclipse?"),
+        ] {
+            assert_eq!(differ(a, b), Some("word swapped"), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("How do I make a kite?", "How do I build a kite?"),
+            (
+                "How do I calibrate a kitchen scale?",
+                "how do i calibrate a kitchen scael",
+            ),
+            ("What is mitosis?", "what's mitosis"),
         ] {
             assert_eq!(differ(a, b), None, "{a} / {b}");
         }

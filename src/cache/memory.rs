@@ -28,7 +28,9 @@ struct Item {
 
 #[derive(Default)]
 struct Inner {
-    scopes: HashMap<String, Vec<Item>>,
+    /// Each scope's entries, oldest first (so the globally oldest entry of a
+    /// scope, the next to be evicted, is at its front).
+    scopes: HashMap<String, VecDeque<Item>>,
     order: VecDeque<(String, u64)>,
     next_id: u64,
     /// Exact-tier answers by digest, with their expiry; `exact_order`
@@ -98,11 +100,9 @@ impl VectorIndex for MemoryIndex {
         // The RERANKED nearest by bits, kept in a bounded max-heap: no
         // allocation per entry of the scope.
         let mut near: BinaryHeap<(u32, usize)> = BinaryHeap::with_capacity(RERANKED + 1);
-        let scope_items = inner
-            .scopes
-            .get(scope)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let Some(scope_items) = inner.scopes.get(scope) else {
+            return Ok(Vec::new());
+        };
         for (i, item) in scope_items.iter().enumerate() {
             if item.expires <= now {
                 continue;
@@ -146,7 +146,11 @@ impl VectorIndex for MemoryIndex {
                 break;
             };
             if let Some(items) = inner.scopes.get_mut(&old_scope) {
-                items.retain(|i| i.id != old_id);
+                if items.front().is_some_and(|i| i.id == old_id) {
+                    items.pop_front();
+                } else {
+                    items.retain(|i| i.id != old_id);
+                }
                 if items.is_empty() {
                     inner.scopes.remove(&old_scope);
                 }
@@ -159,7 +163,7 @@ impl VectorIndex for MemoryIndex {
             .scopes
             .entry(scope.to_owned())
             .or_default()
-            .push(Item {
+            .push_back(Item {
                 id,
                 vector: vector.to_vec(),
                 bits: sign_bits(vector),
@@ -218,6 +222,30 @@ mod tests {
             prompt: format!("prompt {i}"),
             response: "{}".into(),
         }
+    }
+
+    /// Past `max_entries` the oldest entry goes first, whichever its scope.
+    #[tokio::test]
+    async fn oldest_entries_are_evicted_across_scopes() {
+        let index = MemoryIndex::new(3);
+        let v = normalize(vec![1.0; 256]);
+        let ttl = Duration::from_secs(60);
+        for (i, scope) in ["a", "b", "a", "b", "a"].into_iter().enumerate() {
+            index
+                .insert(scope, &v, entry(i), ttl)
+                .await
+                .expect("insert");
+        }
+        assert_eq!(index.len(), 3);
+        let prompts = |found: Vec<Neighbor>| {
+            let mut p: Vec<String> = found.into_iter().map(|n| n.entry.prompt).collect();
+            p.sort();
+            p
+        };
+        let a = prompts(index.search("a", &v, 5).await.expect("search"));
+        let b = prompts(index.search("b", &v, 5).await.expect("search"));
+        assert_eq!(a, ["prompt 2", "prompt 4"]);
+        assert_eq!(b, ["prompt 3"]);
     }
 
     /// Among thousands of random entries, the sign-bit scan keeps the true

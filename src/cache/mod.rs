@@ -20,6 +20,7 @@ pub mod index;
 pub mod memory;
 pub mod redis;
 pub mod replay;
+pub mod synonyms;
 pub mod traced;
 pub mod verify;
 

@@ -29,6 +29,8 @@ pub const MAX_PAIR_TOKENS: usize = 128;
 /// a hit, chosen on the development sets (docs/cache.md).
 pub const DEFAULT_THRESHOLD: f32 = 0.95;
 
+const NOT_LOADED: &str = "verifier not loaded";
+
 /// The verifier's answer on one pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
@@ -48,6 +50,7 @@ struct Model {
 
 impl Model {
     fn load(dir: &Path) -> Result<Self, String> {
+        super::synonyms::warm();
         let read = |name: &str| {
             std::fs::read(dir.join(name))
                 .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
@@ -161,14 +164,14 @@ impl Verifier {
     }
 
     /// Decides on one pair off the runtime workers (the guards first, on this
-    /// thread).
+    /// thread, once the model and the guards' tables are loaded).
     pub async fn check(&self, query: &str, stored: &str) -> Verdict {
-        if guards::differ(query, stored).is_some() {
-            return Verdict::Different(0.0);
-        }
         let Some(model) = self.loaded() else {
             return Verdict::Skipped("verifier loading");
         };
+        if guards::differ(query, stored).is_some() {
+            return Verdict::Different(0.0);
+        }
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             return Verdict::Skipped("verifier busy");
         };
@@ -188,12 +191,22 @@ impl Verifier {
         if guards::differ(query, stored).is_some() {
             return Verdict::Different(0.0);
         }
+        match self.score_blocking(query, stored) {
+            Err(e) if e == NOT_LOADED => Verdict::Skipped(NOT_LOADED),
+            score => decide(score, self.threshold),
+        }
+    }
+
+    /// The model's probability for one pair on this thread, without the
+    /// guards, loading the model if needed (tests, tools); `None` when the
+    /// pair is too long.
+    pub fn score_blocking(&self, query: &str, stored: &str) -> Result<Option<f32>, String> {
         match self
             .model
             .get_or_init(|| Model::load(&self.dir).map(Arc::new))
         {
-            Ok(model) => decide(model.score(query, stored), self.threshold),
-            Err(_) => Verdict::Skipped("verifier not loaded"),
+            Ok(model) => model.score(query, stored),
+            Err(_) => Err(NOT_LOADED.to_owned()),
         }
     }
 }

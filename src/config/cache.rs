@@ -31,8 +31,8 @@ pub struct CacheConfig {
     pub verifier_concurrency: usize,
     /// `CACHE_VERIFIER_PRELOAD`: load the verifier at start, not on first need.
     pub verifier_preload: bool,
-    /// `CACHE_SEMANTIC`: the semantic tier (shortlist and verifier) besides
-    /// exact hits.
+    /// `CACHE_SEMANTIC`: the semantic tier (shortlist, guards and verifier)
+    /// besides exact hits; on by default.
     pub semantic: bool,
     /// `CACHE_SEMANTIC_MAX_BYTES`: longer prompts get exact hits only.
     pub semantic_max_bytes: usize,
@@ -108,10 +108,58 @@ pub(super) fn cache_config(
         verifier_threshold,
         verifier_concurrency: verifier_concurrency.max(1),
         verifier_preload: flag(var, "CACHE_VERIFIER_PRELOAD", false)?,
-        semantic: flag(var, "CACHE_SEMANTIC", false)?,
+        semantic: flag(var, "CACHE_SEMANTIC", true)?,
         semantic_max_bytes,
         ttl: seconds(var, "CACHE_TTL_SECONDS", 86_400)?,
         lookup_timeout: millis(var, "CACHE_LOOKUP_TIMEOUT_MS", 250)?,
         max_entries: max_entries.max(1),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Option<CacheConfig>, ConfigError> {
+        let vars: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        cache_config(&|name: &str| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn both_tiers_by_default() {
+        let c = config(&[]).expect("valid").expect("cache on");
+        assert!(c.semantic);
+        assert_eq!(c.embeddings, Embeddings::Local);
+        assert_eq!(c.threshold, crate::cache::DEFAULT_THRESHOLD);
+        assert_eq!(
+            c.verifier_threshold,
+            crate::cache::verify::DEFAULT_THRESHOLD
+        );
+        let exact_only = config(&[("CACHE_SEMANTIC", "false")])
+            .expect("valid")
+            .expect("cache on");
+        assert!(!exact_only.semantic);
+        assert!(
+            config(&[("CACHE_ENABLED", "false")])
+                .expect("valid")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("CACHE_SEMANTIC", "maybe"),
+            ("CACHE_VERIFIER_THRESHOLD", "1.5"),
+            ("CACHE_SIMILARITY_THRESHOLD", "-0.1"),
+            ("EMBEDDINGS", "word2vec"),
+            ("EMBEDDINGS", "openai"),
+        ] {
+            let e = config(&[(var, value)]).expect_err(var);
+            assert_eq!(e.var, var);
+        }
+    }
 }

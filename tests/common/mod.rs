@@ -279,8 +279,8 @@ pub fn model_dir() -> String {
 }
 
 impl Harness {
-    /// A gateway with the semantic cache on (memory index, or Redis with
-    /// `redis`), ready to serve hits.
+    /// A gateway with the cache at its defaults (exact and semantic tiers;
+    /// memory index, or Redis with `redis`), ready to serve hits.
     pub async fn with_cache(redis: Option<&str>, extra: &[(&str, &str)]) -> Self {
         let dir = model_dir();
         // A namespace of its own: runs over one Redis never see each
@@ -294,7 +294,7 @@ impl Harness {
             ("GATEWAY_NAMESPACE", namespace.as_str()),
             ("CACHE_ENABLED", "true"),
             ("CACHE_MODEL_DIR", dir.as_str()),
-            ("CACHE_SEMANTIC", "true"),
+            // The semantic tier is on by default: not set here.
             ("CACHE_VERIFIER_PRELOAD", "true"),
             (
                 "GATEWAY_API_KEYS",
