@@ -29,8 +29,6 @@ pub const MAX_PAIR_TOKENS: usize = 128;
 /// a hit, chosen on the development sets (docs/cache.md).
 pub const DEFAULT_THRESHOLD: f32 = 0.95;
 
-const NOT_LOADED: &str = "verifier not loaded";
-
 /// The verifier's answer on one pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
@@ -109,10 +107,7 @@ impl Verifier {
 
     /// Loads the model now (tests, benchmarks, pre-warming).
     pub fn load_now(&self) -> Result<(), String> {
-        let model = self
-            .model
-            .get_or_init(|| Model::load(&self.dir).map(Arc::new));
-        model.as_ref().map(|_| ()).map_err(Clone::clone)
+        self.model_blocking().map(|_| ()).map_err(Clone::clone)
     }
 
     /// The loaded model, or `None` while it loads (the first call starts it).
@@ -191,9 +186,9 @@ impl Verifier {
         if guards::differ(query, stored).is_some() {
             return Verdict::Different(0.0);
         }
-        match self.score_blocking(query, stored) {
-            Err(e) if e == NOT_LOADED => Verdict::Skipped(NOT_LOADED),
-            score => decide(score, self.threshold),
+        match self.model_blocking() {
+            Ok(model) => decide(model.score(query, stored), self.threshold),
+            Err(_) => Verdict::Skipped("verifier not loaded"),
         }
     }
 
@@ -201,13 +196,16 @@ impl Verifier {
     /// guards, loading the model if needed (tests, tools); `None` when the
     /// pair is too long.
     pub fn score_blocking(&self, query: &str, stored: &str) -> Result<Option<f32>, String> {
-        match self
-            .model
+        self.model_blocking()
+            .map_err(Clone::clone)?
+            .score(query, stored)
+    }
+
+    /// The model, loaded on this thread if needed.
+    fn model_blocking(&self) -> Result<&Arc<Model>, &String> {
+        self.model
             .get_or_init(|| Model::load(&self.dir).map(Arc::new))
-        {
-            Ok(model) => model.score(query, stored),
-            Err(_) => Err(NOT_LOADED.to_owned()),
-        }
+            .as_ref()
     }
 }
 
