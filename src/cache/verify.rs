@@ -7,17 +7,16 @@
 //!
 //! Bounded by construction: prompts whose pair does not fit the model's
 //! window are never verified (so never hit); the model runs off the runtime
-//! workers, at most `permits` pairs at once, and a pair that finds no free
-//! permit is a miss rather than a wait. The model loads on first need, in
-//! the background.
+//! workers on its own [`Lanes`], one pair per lane at a time, and a pair
+//! that finds no free lane is a miss rather than a wait. The model loads on
+//! first need, in the background.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use minilm::{BertConfig, CrossEncoder};
 use tokenizers::Tokenizer;
-use tokio::sync::Semaphore;
 
 use super::guards;
 
@@ -88,20 +87,92 @@ pub struct Verifier {
     model: Arc<OnceLock<Result<Arc<Model>, String>>>,
     loading: AtomicBool,
     preloaded: AtomicBool,
-    permits: Arc<Semaphore>,
+    lanes: Arc<Lanes>,
+}
+
+/// The threads that run the model, one pair each at a time. Each lane is a
+/// one-thread rayon pool: the model's matrix multiplies fan out over the
+/// pool they run in, and on one short pair waking other threads for each
+/// multiply costs more than it saves (most of all after an idle spell,
+/// which is when a hit comes), so a pair stays on its lane's thread.
+struct Lanes {
+    pools: Vec<rayon::ThreadPool>,
+    free: Mutex<Vec<usize>>,
+}
+
+/// A lane taken for one pair, free again when dropped.
+struct Lane {
+    lanes: Arc<Lanes>,
+    index: usize,
+}
+
+impl Lanes {
+    /// Up to `count` lanes (fewer if threads cannot be started: those pairs
+    /// are then misses).
+    fn new(count: usize) -> Self {
+        let pools: Vec<_> = (0..count)
+            .map_while(|i| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(move |_| format!("cache-verifier-{i}"))
+                    .build()
+                    .inspect_err(|e| tracing::warn!(error = %e, "cache verifier lane not started"))
+                    .ok()
+            })
+            .collect();
+        let free = Mutex::new((0..pools.len()).collect());
+        Self { pools, free }
+    }
+
+    /// A free lane, if any.
+    fn take(self: &Arc<Self>) -> Option<Lane> {
+        let index = self.free.lock().ok()?.pop()?;
+        Some(Lane {
+            lanes: self.clone(),
+            index,
+        })
+    }
+}
+
+impl Lane {
+    /// Runs `work` on this lane's thread; the lane is free again once
+    /// `work` has returned, whether or not anyone still waits for it. Work
+    /// that panics answers `Skipped("verifier failed")`.
+    fn run(
+        self,
+        work: impl FnOnce() -> Verdict + Send + 'static,
+    ) -> tokio::sync::oneshot::Receiver<Verdict> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let lanes = self.lanes.clone();
+        lanes.pools[self.index].spawn(move || {
+            let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or(Verdict::Skipped("verifier failed"));
+            drop(self);
+            let _ = sender.send(verdict);
+        });
+        receiver
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.lanes.free.lock() {
+            free.push(self.index);
+        }
+    }
 }
 
 impl Verifier {
     /// A verifier reading its model from `dir` on first need, deciding at
-    /// `threshold`, running at most `permits` pairs at once.
-    pub fn new(dir: PathBuf, threshold: f32, permits: usize) -> Self {
+    /// `threshold`, running at most `lanes` pairs at once.
+    pub fn new(dir: PathBuf, threshold: f32, lanes: usize) -> Self {
         Self {
             dir,
             threshold,
             model: Arc::new(OnceLock::new()),
             loading: AtomicBool::new(false),
             preloaded: AtomicBool::new(false),
-            permits: Arc::new(Semaphore::new(permits.max(1))),
+            lanes: Arc::new(Lanes::new(lanes.max(1))),
         }
     }
 
@@ -167,17 +238,14 @@ impl Verifier {
         if guards::differ(query, stored).is_some() {
             return Verdict::Different(0.0);
         }
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+        let Some(lane) = self.lanes.take() else {
             return Verdict::Skipped("verifier busy");
         };
         let (query, stored) = (query.to_owned(), stored.to_owned());
         let threshold = self.threshold;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            decide(model.score(&query, &stored), threshold)
-        })
-        .await
-        .unwrap_or(Verdict::Skipped("verifier failed"))
+        lane.run(move || decide(model.score(&query, &stored), threshold))
+            .await
+            .unwrap_or(Verdict::Skipped("verifier failed"))
     }
 
     /// Decides on one pair on this thread, loading the model if needed
@@ -218,5 +286,44 @@ fn decide(score: Result<Option<f32>, String>, threshold: f32) -> Verdict {
             tracing::warn!(error = %e, "cache verifier failed on a pair");
             Verdict::Skipped("verifier failed")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every lane taken: the next pair finds none (a miss, not a wait); a
+    /// lane is free again once its work is done, even when nobody waits for
+    /// the answer, and after its work panicked.
+    #[tokio::test]
+    async fn lanes_bound_the_pairs_in_flight_and_come_back() {
+        let lanes = Arc::new(Lanes::new(2));
+        let first = lanes.take().expect("a lane");
+        let second = lanes.take().expect("a second lane");
+        assert!(lanes.take().is_none());
+        drop(first);
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let answer = second.run(move || {
+            let _ = wait.recv();
+            Verdict::Same(1.0)
+        });
+        let third = lanes.take().expect("the lane given back");
+        assert!(lanes.take().is_none(), "a lane still at work is not free");
+        drop(answer);
+        release.send(()).expect("the lane waits");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let fourth = loop {
+            if let Some(lane) = lanes.take() {
+                break lane;
+            }
+            assert!(std::time::Instant::now() < deadline, "lane never freed");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
+        let panicked = third.run(|| panic!("a pair that panics")).await;
+        assert_eq!(panicked.ok(), Some(Verdict::Skipped("verifier failed")));
+        let answer = fourth.run(|| Verdict::Different(0.5)).await;
+        assert_eq!(answer.ok(), Some(Verdict::Different(0.5)));
+        assert!(lanes.take().is_some() && lanes.take().is_some());
     }
 }
