@@ -206,9 +206,11 @@ def wait_cache_ready(port: int) -> None:
         time.sleep(0.05)
 
 
-def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> dict:
+def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300, verified_n: int = 30) -> dict:
     """Exact and verified (paraphrase) cache hits served sequentially on one
-    connection, against the same question sent straight to the mock."""
+    connection, against the same question sent straight to the mock. The
+    paraphrase is never stored, so each of its `verified_n` requests (50 ms
+    apart, as hits come between other traffic) is a verified hit."""
     env = {"CACHE_ENABLED": "true", "CACHE_SEMANTIC": "true", "CACHE_VERIFIER_PRELOAD": "true",
            "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
     if redis_url:
@@ -222,7 +224,10 @@ def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> di
         timed_posts(port, "gpt-4o-mini", question, 1)  # a miss, stored
         time.sleep(0.2)
         exact = timed_posts(port, "gpt-4o-mini", question, n)
-        verified = timed_posts(port, "gpt-4o-mini", paraphrase, 1)
+        verified = []
+        for _ in range(verified_n):
+            time.sleep(0.05)
+            verified += timed_posts(port, "gpt-4o-mini", paraphrase, 1)
         cache = get_json(port, "/metrics?format=json")["cache"]
     finally:
         proc.terminate()
@@ -230,8 +235,9 @@ def cache_hits(gateway_bin: Path, mock_port: int, redis_url, n: int = 300) -> di
     if cache["exact_hits"] < n:
         raise RuntimeError(f"expected {n} exact hits: {cache}")
     direct = timed_posts_direct(mock_port, question, n)
-    return {"hit_p50": pct(exact, 0.5), "hit_p99": pct(exact, 0.99), "verified_hit_ms": verified[0],
-            "verified_hit": cache["hits"] - cache["exact_hits"] >= 1,
+    return {"hit_p50": pct(exact, 0.5), "hit_p99": pct(exact, 0.99), "verified_first_ms": verified[0],
+            "verified_p50": pct(verified, 0.5), "verified_max": max(verified),
+            "verified_hits": cache["hits"] - cache["exact_hits"], "verified_n": verified_n,
             "direct_p50": pct(direct, 0.5), "verify_ms_mean": cache["verify_ms_mean"]}
 
 
@@ -759,12 +765,13 @@ def print_cold(r: dict) -> None:
 
 def print_cache(rows: dict) -> None:
     print("\ncache hits (sequential, one connection; ms): the same question stored once, then asked again")
-    print("| index | exact hit p50 / p99 | verified paraphrase hit | verifier mean | direct mock p50 |")
-    print("|---|---|---|---|---|")
+    print("| index | exact hit p50 / p99 | verified hits | verified hit first / p50 / max | verifier mean "
+          "| direct mock p50 |")
+    print("|---|---|---|---|---|---|")
     for name, r in rows.items():
-        verified = f"{r['verified_hit_ms']:.3f}" if r["verified_hit"] else "missed"
-        print(f"| {name} | {r['hit_p50']:.3f} / {r['hit_p99']:.3f} | {verified} | {r['verify_ms_mean']:.3f} "
-              f"| {r['direct_p50']:.3f} |")
+        print(f"| {name} | {r['hit_p50']:.3f} / {r['hit_p99']:.3f} | {r['verified_hits']} of {r['verified_n']} "
+              f"| {r['verified_first_ms']:.1f} / {r['verified_p50']:.1f} / {r['verified_max']:.1f} "
+              f"| {r['verify_ms_mean']:.3f} | {r['direct_p50']:.3f} |")
 
 
 # The newest release whose `proxy` extra installs from PyPI alone.

@@ -1,11 +1,12 @@
 //! Semantic cache costs: the exact digest of a short and of a 1 MB prompt,
 //! the static embedding of a ~30-token prompt, search of the in-memory index
-//! holding 10,000 entries, and the verifier on one shortlisted pair. Uses the
+//! holding 10,000 entries, and the verifier on one shortlisted pair (back to
+//! back on this thread, and on its lane after an idle spell). Uses the
 //! models in `models/cache`. Run: `cargo bench --bench cache`.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use llm_gateway::cache::embed::{STATIC_DIM, StaticEmbedder, normalize};
@@ -73,14 +74,30 @@ fn bench(c: &mut Criterion) {
     let verifier = Verifier::new(dir, DEFAULT_THRESHOLD, 1);
     match verifier.load_now() {
         Ok(()) => {
+            let (query, stored) = (
+                "How do I convert 100 Celsius to Fahrenheit?",
+                "Convert 100 Celsius to Fahrenheit please",
+            );
             c.bench_function("verify one shortlisted pair (cross-encoder)", |b| {
-                b.iter(|| {
-                    verifier.check_blocking(
-                        black_box("How do I convert 100 Celsius to Fahrenheit?"),
-                        black_box("Convert 100 Celsius to Fahrenheit please"),
-                    )
+                b.iter(|| verifier.check_blocking(black_box(query), black_box(stored)))
+            });
+            // As in the gateway: on the verifier's lane, after an idle spell
+            // (the idle time is not counted).
+            let mut idle = c.benchmark_group("verifier after 50 ms idle");
+            idle.sample_size(20);
+            idle.bench_function("verify one pair on its lane, as the gateway does", |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        std::thread::sleep(Duration::from_millis(50));
+                        let started = Instant::now();
+                        black_box(runtime.block_on(verifier.check(query, stored)));
+                        total += started.elapsed();
+                    }
+                    total
                 })
             });
+            idle.finish();
         }
         Err(e) => eprintln!("skipping the verifier benchmark: {e}"),
     }
