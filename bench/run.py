@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -297,6 +298,44 @@ def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connect
             proc.wait(timeout=30)
         out[name] = row
     return out
+
+
+def cache_miss_section(gateway_bin: Path, mock_port: int, duration: int, connections: int,
+                       rounds: int = 6) -> list:
+    """What a miss costs: the cache off and on (the default) side by side,
+    driven in turn with distinct prompts at 100 req/s for `rounds` rounds,
+    so that the machine's drift falls on both alike; p50 of each."""
+    subprocess.run(["cargo", "build", "--release", "--example", "load", "--locked"], cwd=ROOT, check=True)
+    urls, procs = {}, []
+    try:
+        for name, enabled in (("off", "false"), ("on", "true")):
+            env = {"CACHE_ENABLED": enabled, "CACHE_MODEL_DIR": str(ROOT / "models" / "cache")}
+            proc, port, _ = start_gateway(gateway_bin, mock_port, env)
+            procs.append(proc)
+            if enabled == "true":
+                wait_cache_ready(port)
+            urls[name] = f"http://127.0.0.1:{port}/v1/chat/completions"
+        for url in urls.values():
+            load_prompts(url, 500, 2, connections, "distinct", CLIENT_KEY)  # warm
+        rows = []
+        for _ in range(rounds):
+            rows.append({name: load_prompts(url, 100, duration, connections, "distinct", CLIENT_KEY)["p50_ms"]
+                         for name, url in urls.items()})
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return rows
+
+
+def print_cache_miss(rows: list) -> None:
+    print("\nwhat a miss costs (distinct prompts, 100 req/s, cache off and on driven in turn; p50 ms)")
+    print("| round | cache off | cache on (default) | added |")
+    print("|---|---|---|---|")
+    for i, r in enumerate(rows, 1):
+        print(f"| {i} | {r['off']:.3f} | {r['on']:.3f} | {r['on'] - r['off']:+.3f} |")
+    added = sorted(r["on"] - r["off"] for r in rows)
+    print(f"median added: {statistics.median(added):+.3f} ms (range {added[0]:+.3f} to {added[-1]:+.3f})")
 
 
 def print_cache_load(r: dict) -> None:
@@ -904,7 +943,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,2000,5000")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--only", choices=["cache", "cache-load", "limits", "keys", "cold", "tracing", "soak",
+    parser.add_argument("--only", choices=["cache", "cache-load", "cache-miss", "limits", "keys", "cold", "tracing", "soak",
                                            "streams", "compare"],
                         help="run one section only")
     parser.add_argument("--soak-seconds", type=int, default=600, help="length of the soak run")
@@ -926,6 +965,9 @@ def main() -> None:
                 print_cache(cache_section(mock_port))
             elif args.only == "cache-load":
                 print_cache_load(cache_load_section(TARGET / "release" / "llm-gateway", mock_port,
+                                                    args.duration, args.connections))
+            elif args.only == "cache-miss":
+                print_cache_miss(cache_miss_section(TARGET / "release" / "llm-gateway", mock_port,
                                                     args.duration, args.connections))
             elif args.only == "keys":
                 print_keys(keys_section(TARGET / "release" / "llm-gateway", mock_port))
