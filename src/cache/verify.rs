@@ -47,7 +47,7 @@ struct Model {
 
 impl Model {
     fn load(dir: &Path) -> Result<Self, String> {
-        super::synonyms::warm();
+        guards::warm();
         let read = |name: &str| {
             std::fs::read(dir.join(name))
                 .map_err(|e| format!("cannot read {}: {e}", dir.join(name).display()))
