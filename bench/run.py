@@ -253,6 +253,11 @@ def cache_section(mock_port: int) -> dict:
         subprocess.run([str(ROOT / "infra" / "local" / "redis-stack.sh"), "stop", str(redis_dir)], check=False)
 
 
+def build_load_tool() -> None:
+    """Builds examples/load.rs, which `load_prompts` runs."""
+    subprocess.run(["cargo", "build", "--release", "--example", "load", "--locked"], cwd=ROOT, check=True)
+
+
 def load_prompts(url: str, rate: int, seconds: int, connections: int, mode: str, key: str) -> dict:
     """examples/load.rs: open-loop load with a new prompt per request."""
     binary = TARGET / "release" / "examples" / "load"
@@ -267,7 +272,7 @@ def cache_load_section(gateway_bin: Path, mock_port: int, duration: int, connect
     prompt), every request a near neighbour the verifier must read; latency
     at a light rate, throughput when offered more than the machine serves,
     and RSS idle and under load."""
-    subprocess.run(["cargo", "build", "--release", "--example", "load", "--locked"], cwd=ROOT, check=True)
+    build_load_tool()
     direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
     out = {"direct": {
         "light": load_prompts(direct_url, 100, duration, connections, "distinct", ""),
@@ -305,7 +310,7 @@ def cache_miss_section(gateway_bin: Path, mock_port: int, duration: int, connect
     """What a miss costs: the cache off and on (the default) side by side,
     driven in turn with distinct prompts at 100 req/s for `rounds` rounds,
     so that the machine's drift falls on both alike; p50 of each."""
-    subprocess.run(["cargo", "build", "--release", "--example", "load", "--locked"], cwd=ROOT, check=True)
+    build_load_tool()
     urls, procs = {}, []
     try:
         for name, enabled in (("off", "false"), ("on", "true")):

@@ -46,13 +46,12 @@ struct Scope {
 }
 
 impl Scope {
-    fn remove(&mut self, id: u64) {
+    /// Evicts the scope's oldest entry if it is `id` (entries enter a scope
+    /// in the global order, so the globally oldest is always at its front).
+    fn evict_oldest(&mut self, id: u64) {
         if self.items.front().is_some_and(|i| i.id == id) {
             self.items.pop_front();
             self.rows.pop_front();
-        } else if let Some(at) = self.items.iter().position(|i| i.id == id) {
-            self.items.remove(at);
-            self.rows.remove(at);
         }
     }
 }
@@ -179,9 +178,9 @@ impl VectorIndex for MemoryIndex {
             let Some((old_scope, old_id)) = inner.order.pop_front() else {
                 break;
             };
-            if let Some(items) = inner.scopes.get_mut(&old_scope) {
-                items.remove(old_id);
-                if items.items.is_empty() {
+            if let Some(held) = inner.scopes.get_mut(&old_scope) {
+                held.evict_oldest(old_id);
+                if held.items.is_empty() {
                     inner.scopes.remove(&old_scope);
                 }
             }
@@ -189,12 +188,12 @@ impl VectorIndex for MemoryIndex {
         let id = inner.next_id;
         inner.next_id += 1;
         inner.order.push_back((scope.to_owned(), id));
-        let items = inner.scopes.entry(scope.to_owned()).or_default();
-        items.rows.push_back(Row {
+        let held = inner.scopes.entry(scope.to_owned()).or_default();
+        held.rows.push_back(Row {
             sketch: sketch(vector),
             expires: Instant::now() + ttl,
         });
-        items.items.push_back(Item {
+        held.items.push_back(Item {
             id,
             vector: vector.to_vec(),
             entry,
